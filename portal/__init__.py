@@ -1,0 +1,3 @@
+"""The privacy portal."""
+
+__version__ = "0.1.0"
