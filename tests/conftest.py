@@ -1,0 +1,152 @@
+"""Fixtures: a migrated store on SQLite and PostgreSQL, an app with a movable clock, an HTTP client.
+
+PostgreSQL tests run when PORTAL_TEST_DATABASE_URL is set. The suite creates its own uniquely
+named database from that connection, migrates it once and drops it at the end; between tests
+every table is emptied. With CI=true a missing PostgreSQL or Chromium is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal import migrations
+from portal.clock import FrozenClock
+from portal.context import Ctx
+from portal.db import make_engine, session_factory, transaction
+from portal.models import metadata
+from portal.settings import Settings, load
+
+PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_SECRET = "t" * 48
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    pg = f"PostgreSQL via {make_url(PG_URL).render_as_string()}" if PG_URL else "PostgreSQL SKIPPED"
+    return [f"stores: SQLite, {pg} (set PORTAL_TEST_DATABASE_URL to run it)"]
+
+
+def require_postgres() -> None:
+    if not PG_URL:
+        if IN_CI:
+            pytest.fail("CI=true but PORTAL_TEST_DATABASE_URL is not set")
+        pytest.skip("PostgreSQL tests skipped: PORTAL_TEST_DATABASE_URL is not set")
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""
+    require_postgres()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"portal_test_{worker}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "portal.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrations.upgrade(engine)
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+@dataclass
+class Store:
+    """A migrated, empty store and the settings that point at it."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    clock: FrozenClock
+
+    @property
+    def kind(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def ctx(self, actor: str = "system") -> Iterator[Ctx]:
+        with transaction(self.factory) as session:
+            yield Ctx(session=session, settings=self.settings, now=self.clock.now(), actor=actor)
+
+    def scalar(self, sql: str, **params: object) -> object:
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+
+def _empty_all_tables(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The migrated store, on each engine in turn."""
+    var_dir = tmp_path / "var"
+    var_dir.mkdir()
+    if request.param == "sqlite":
+        db = var_dir / "portal.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), db)
+        url = f"sqlite:///{db}"
+    else:
+        url = request.getfixturevalue("pg_database_url")
+    settings = load(
+        {
+            "PORTAL_VAR_DIR": str(var_dir),
+            "PORTAL_DATABASE_URL": url,
+            "PORTAL_SECRET_KEY": TEST_SECRET,
+            "PORTAL_BASE_URL": "http://testserver",
+        }
+    )
+    engine = make_engine(url)
+    if request.param == "postgres":
+        _empty_all_tables(engine)
+    try:
+        yield Store(settings, engine, session_factory(engine), FrozenClock())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
+    """SQLite only, for tests about SQLite itself."""
+    var_dir = tmp_path / "var"
+    var_dir.mkdir()
+    db = var_dir / "portal.db"
+    shutil.copy(sqlite_template, db)
+    settings = load(
+        {
+            "PORTAL_VAR_DIR": str(var_dir),
+            "PORTAL_DATABASE_URL": f"sqlite:///{db}",
+            "PORTAL_SECRET_KEY": TEST_SECRET,
+            "PORTAL_BASE_URL": "http://testserver",
+        }
+    )
+    engine = make_engine(settings.database_url)
+    yield Store(settings, engine, session_factory(engine), FrozenClock())
+    engine.dispose()
