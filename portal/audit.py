@@ -2,9 +2,10 @@
 
 An entry's canonical bytes are the RFC 8785 (JCS) encoding of
     {"v", "seq", "at", "actor", "action", "subject", "details_sha256", "prev"}
-`entry_hash = SHA-256(canonical)`, and `prev` is the previous entry's hash, so the
-rows form a chain; the same bytes are the leaves of an RFC 6962 Merkle tree
-(see portal/merkle.py). Personal data never enters those bytes: the subject is an
+`entry_hash` is the RFC 6962 leaf hash SHA-256(0x00 || canonical) and `prev` is the previous
+entry's hash, so the rows form a chain and the chain's links are exactly the leaves of the
+Merkle tree that checkpoints sign (see portal/merkle.py): one hash per entry serves both, which
+halves the verifier's hashing and lets a receipt be checked with one leaf hash. Personal data never enters those bytes: the subject is an
 HMAC pseudonym and the details live in `audit_detail`, hashed with a random salt
 so that blanking them at erasure leaves nothing to brute-force.
 """
@@ -24,6 +25,7 @@ from portal.context import Ctx
 from portal.crypto import keyed_hash
 from portal.db import lock_for_audit
 from portal.errors import AuditError
+from portal.merkle import leaf_hash
 from portal.models import AuditDetail, AuditEntry
 
 GENESIS = "0" * 64
@@ -61,6 +63,10 @@ def canonical_entry(
             "prev": prev,
         }
     )
+
+
+def entry_hash_of(canonical: bytes) -> str:
+    return leaf_hash(canonical).hex()
 
 
 def details_digest(salt: bytes, details_json: bytes) -> str:
@@ -104,7 +110,7 @@ def record(
             subject_ref=ref,
             details_sha256=digest,
             prev_hash=prev,
-            entry_hash=hashlib.sha256(canonical).hexdigest(),
+            entry_hash=entry_hash_of(canonical),
             canonical=canonical,
         )
         session.add(entry)

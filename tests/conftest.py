@@ -150,3 +150,72 @@ def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
     engine = make_engine(settings.database_url)
     yield Store(settings, engine, session_factory(engine), FrozenClock())
     engine.dispose()
+
+
+# -- the web app ---------------------------------------------------------------------------
+
+import re  # noqa: E402
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from portal.web.app import create_app  # noqa: E402
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+LINK_RE = re.compile(r"http://testserver(/\S+)")
+STRONG_PASSWORD = "violet-tractor-harbour-77"
+
+
+class Client(TestClient):
+    """A TestClient that fills in the CSRF token the way a browser submitting the form would."""
+
+    def csrf(self, path: str = "/login") -> str:
+        match = CSRF_RE.search(self.get(path).text)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def submit(self, path: str, data: dict[str, str] | None = None, *, form_page: str | None = None, **kw):  # type: ignore[no-untyped-def]
+        token = self.csrf(form_page or ("/login" if path.startswith("/logout") else path))
+        return self.post(path, data={**(data or {}), "csrf_token": token}, follow_redirects=False, **kw)
+
+
+@dataclass
+class Portal:
+    """The app on a store, with helpers to read the outbox and make accounts."""
+
+    store: Store
+    app: object
+
+    def client(self, ip: str = "203.0.113.7") -> Client:
+        return Client(self.app, base_url="http://testserver", client=(ip, 50000))  # type: ignore[arg-type]
+
+    def outbox(self, to: str) -> list[tuple[str, str]]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT subject, body FROM outbox_mail WHERE to_addr = :to ORDER BY id"), {"to": to}
+            ).all()
+        return [(r[0], r[1]) for r in rows]
+
+    def last_link(self, to: str) -> str:
+        subject, body = self.outbox(to)[-1]
+        match = LINK_RE.search(body)
+        assert match, f"no link in mail {subject!r}"
+        return match.group(1)
+
+    def register(self, client: Client, email: str, password: str = STRONG_PASSWORD) -> None:
+        r = client.submit("/register", {"email": email, "password": password})
+        assert r.status_code == 303, r.text
+
+    def verified_user(self, client: Client, email: str, password: str = STRONG_PASSWORD) -> None:
+        """Register, confirm the emailed link and log in."""
+        self.register(client, email, password)
+        link = self.last_link(email)
+        assert client.submit(link).status_code == 303
+        r = client.submit("/login", {"email": email, "password": password})
+        assert r.status_code == 303, r.text
+
+
+@pytest.fixture
+def portal(store: Store) -> Iterator[Portal]:
+    app = create_app(store.settings, clock=store.clock, background=False)
+    yield Portal(store, app)
+    app.state.engine.dispose()

@@ -63,6 +63,8 @@ class WebSession(SQLModel, table=True):
     mfa_at: datetime | None = None
     # Password re-entered at (for sensitive actions such as export).
     reauth_at: datetime | None = None
+    # Flash messages waiting for the next page (POST-redirect-GET), as JSON.
+    flash: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class LinkToken(SQLModel, table=True):

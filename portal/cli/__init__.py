@@ -1,0 +1,143 @@
+"""The `portal` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from portal import __version__
+from portal.cli.common import cli_ctx, friendly_errors, open_store
+from portal.errors import ConfigError
+from portal.settings import describe
+
+
+@click.group(
+    help="The privacy portal. Settings come from PORTAL_* environment variables "
+    "(`portal settings` lists them)."
+)
+@click.version_option(__version__, prog_name="portal")
+def main() -> None:
+    pass
+
+
+@main.command(help="List every setting, its default and what it does.")
+def settings() -> None:
+    click.echo(describe())
+
+
+@main.command(help="Serve the portal with uvicorn.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@friendly_errors
+def serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from portal import migrations
+
+    settings, engine, _ = open_store()  # fail fast, with one line, on a bad setting or store
+    current = migrations.current(engine)
+    engine.dispose()
+    if current not in migrations.heads():
+        raise ConfigError(f"the store is at migration {current}; run `portal db upgrade` first")
+    uvicorn.run(
+        "portal.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        server_header=False,
+        log_level="info",
+    )
+
+
+@main.group(help="Create and check the store's schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply every migration up to the newest.")
+@friendly_errors
+def db_upgrade() -> None:
+    from portal import migrations
+    from portal.db import redacted
+
+    settings, engine, _ = open_store()
+    migrations.upgrade(engine)
+    click.echo(f"store {redacted(settings.database_url)} is at migration {migrations.current(engine)}")
+    engine.dispose()
+
+
+@db.command("check", help="Fail unless the store is migrated and the models match the migrations.")
+@friendly_errors
+def db_check() -> None:
+    from portal import migrations
+
+    _, engine, _ = open_store()
+    try:
+        heads = migrations.heads()
+        if len(heads) != 1:
+            raise ConfigError(f"migrations have {len(heads)} heads: {', '.join(heads)}")
+        current = migrations.current(engine)
+        if current != heads[0]:
+            raise ConfigError(f"store is at {current}, newest migration is {heads[0]}")
+        diff = migrations.differences(engine)
+        if diff:
+            for item in diff:
+                click.echo(f"  {item}", err=True)
+            raise ConfigError(f"models and migrations differ in {len(diff)} places")
+    finally:
+        engine.dispose()
+    click.echo(f"OK: store at {heads[0]}, models match migrations")
+
+
+@main.group(help="Manage staff accounts.")
+def staff() -> None:
+    pass
+
+
+@staff.command("add", help="Create a staff account (or change an account's role and password).")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["agent", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@friendly_errors
+def staff_add(email: str, role: str, password_stdin: bool) -> None:
+    from portal import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with cli_ctx() as ctx:
+        account = accounts.add_staff(ctx, email, role, password)
+        click.echo(f"{account.email} is now {role}; they set up a second factor at first login")
+
+
+@main.command(help="Load demo data (idempotent) and print the demo logins.")
+@friendly_errors
+def demo() -> None:
+    from portal import demo as demo_data
+
+    with cli_ctx() as ctx:
+        logins = demo_data.load(ctx)
+    click.echo("Demo logins (demo data only, never use these passwords elsewhere):")
+    for login in logins:
+        click.echo(f"  {login.role:<6} {login.email:<28} {login.password}  {login.note}")
+
+
+def _add_optional_groups() -> None:
+    """Areas that bring their own command group register it here."""
+    import importlib
+
+    for module, name in (("portal.cli.audit", "audit"),):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        main.add_command(getattr(mod, name))
+
+
+_add_optional_groups()

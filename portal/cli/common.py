@@ -1,0 +1,53 @@
+"""What every command shares: settings, the store, and turning project errors into one clear line."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.clock import Clock
+from portal.context import Ctx
+from portal.db import check_engine, make_engine, session_factory, transaction
+from portal.errors import PortalError
+from portal.settings import Settings, load
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """A bad setting or input stops the command with one line on stderr and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PortalError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_store(settings: Settings | None = None) -> tuple[Settings, Engine, sessionmaker[Session]]:
+    settings = settings or load()
+    engine = make_engine(settings.database_url)
+    check_engine(engine)
+    return settings, engine, session_factory(engine)
+
+
+@contextmanager
+def cli_ctx(settings: Settings | None = None) -> Iterator[Ctx]:
+    """A transaction acting as `system`, for commands that change state."""
+    settings, engine, factory = open_store(settings)
+    try:
+        with transaction(factory) as session:
+            yield Ctx(session=session, settings=settings, now=Clock().now(), actor="system")
+    finally:
+        engine.dispose()

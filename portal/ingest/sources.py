@@ -1,0 +1,213 @@
+"""Read log sources line by line with flat memory: plain files, gzip files and stdin (`-`).
+
+Every line comes with its number and byte offset (in the decompressed stream for gzip), and no
+line ever costs more than `max_line_bytes` plus one read buffer: longer lines are drained and
+reported with their true length. `FileIdentity` and `compare` are the building blocks for
+exactly-once ingest (same file grown, rotated, copytruncate'd).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from portal.errors import PortalError
+from portal.ingest.rejections import DEFAULT_LIMITS
+
+GZIP_MAGIC = b"\x1f\x8b"
+FINGERPRINT_BYTES = 4096
+_DRAIN_CHUNK = 64 * 1024
+
+
+class SourceError(PortalError):
+    """The source itself cannot be read further (corrupt or truncated gzip, I/O error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """One line without its terminator (`\\n` or `\\r\\n`).
+
+    `data` holds at most `max_line_bytes`; `length` is the line's true length, so a line is too
+    long exactly when `length > len(data)`. `terminated` is False for a last line without a newline
+    (a writer may still be appending to it).
+    """
+
+    number: int
+    offset: int
+    data: bytes
+    length: int
+    terminated: bool = True
+    size_on_disk: int = 0  # bytes consumed, terminator included
+
+    @property
+    def too_long(self) -> bool:
+        return self.length > len(self.data)
+
+    @property
+    def end_offset(self) -> int:
+        """Offset just past this line and its terminator; where a resumed read starts."""
+        return self.offset + self.size_on_disk
+
+
+def read_lines(
+    stream: BinaryIO,
+    max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes,
+    start_line: int = 1,
+    start_offset: int = 0,
+) -> Iterator[RawLine]:
+    """Iterate the lines of a binary stream from its current position."""
+    readline = stream.readline
+    limit = max_line_bytes + 2  # room for "\r\n"
+    number, offset = start_line, start_offset
+    try:
+        while True:
+            chunk = readline(limit)
+            if not chunk:
+                return
+            size = len(chunk)
+            if chunk.endswith(b"\n"):
+                data = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
+                if len(data) > max_line_bytes:
+                    yield RawLine(number, offset, data[:max_line_bytes], len(data), True, size)
+                else:
+                    yield RawLine(number, offset, data, len(data), True, size)
+            elif size < limit:
+                yield RawLine(number, offset, chunk, size, False, size)
+            else:
+                size, terminated = _drain(readline, size)
+                length = size - 1 if terminated else size
+                yield RawLine(number, offset, chunk[:max_line_bytes], length, terminated, size)
+            number += 1
+            offset += size
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"cannot read past line {number - 1} (byte {offset}): {exc}") from exc
+
+
+def _drain(readline: Callable[[int], bytes], size: int) -> tuple[int, bool]:
+    """Consume the rest of an over-long line without keeping it."""
+    while True:
+        more = readline(_DRAIN_CHUNK)
+        if not more:
+            return size, False
+        size += len(more)
+        if more.endswith(b"\n"):
+            return size, True
+
+
+def _is_gzip(stream: BinaryIO) -> bool:
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        return bytes(peek(2)[:2]) == GZIP_MAGIC
+    if stream.seekable():
+        position = stream.tell()
+        head = stream.read(2)
+        stream.seek(position)
+        return head == GZIP_MAGIC
+    return False
+
+
+@contextmanager
+def open_source(path: str | os.PathLike[str], stdin: BinaryIO | None = None) -> Iterator[BinaryIO]:
+    """Open a path (`-` is `stdin`, default `sys.stdin.buffer`) for reading, gunzipping by content.
+
+    Gzip is recognised by its magic bytes, not the name, so `access.log.2.gz` and a gzip stream
+    piped to stdin both work. Stdin is not closed.
+    """
+    if str(path) == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        if _is_gzip(stream):
+            with gzip.GzipFile(fileobj=stream, mode="rb") as gz:
+                yield gz  # type: ignore[misc]
+        else:
+            yield stream
+        return
+    with open(path, "rb") as f:
+        if _is_gzip(f):
+            with gzip.GzipFile(fileobj=f, mode="rb") as gz:
+                yield gz  # type: ignore[misc]
+        else:
+            yield f
+
+
+@dataclass(frozen=True, slots=True)
+class FileIdentity:
+    """What a later run needs to recognise a file: where it lives on disk and how it starts.
+
+    `fingerprint` is the SHA-256 of the first `fingerprint_bytes` bytes (up to 4 KiB; fewer when
+    the file was smaller), so a small file that grows keeps its fingerprint.
+    """
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    fingerprint: str
+    fingerprint_bytes: int
+
+
+def _prefix_digest(fd: int, length: int) -> tuple[str, int]:
+    head = os.pread(fd, length, 0)
+    return hashlib.sha256(head).hexdigest(), len(head)
+
+
+def stream_identity(f: BinaryIO, fingerprint_bytes: int = FINGERPRINT_BYTES) -> FileIdentity:
+    """Identity of an open file, from its descriptor: no race with a rename between stat and read."""
+    fd = f.fileno()
+    st = os.fstat(fd)
+    digest, hashed = _prefix_digest(fd, fingerprint_bytes)
+    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, digest, hashed)
+
+
+def file_identity(path: str | os.PathLike[str], fingerprint_bytes: int = FINGERPRINT_BYTES) -> FileIdentity:
+    with open(path, "rb") as f:
+        return stream_identity(f, fingerprint_bytes)
+
+
+FileChange = Literal["unchanged", "grown", "rotated", "truncated", "missing"]
+
+
+def compare(previous: FileIdentity, path: str | os.PathLike[str]) -> tuple[FileChange, FileIdentity | None]:
+    """How the file now at `path` relates to what was recorded as `previous`.
+
+    - `unchanged`: same inode, same size, same start;
+    - `grown`: same inode and start, larger: read on from the recorded offset;
+    - `rotated`: another inode at this path (the old file was renamed away): read the new one from 0;
+    - `truncated`: same inode but smaller or a different start (copytruncate): read from 0;
+    - `missing`: nothing at the path.
+    """
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if (st.st_dev, st.st_ino) != (previous.device, previous.inode):
+                return "rotated", stream_identity(f)
+            current = stream_identity(f)
+            same_start = _prefix_digest(f.fileno(), previous.fingerprint_bytes)[0] == previous.fingerprint
+    except FileNotFoundError:
+        return "missing", None
+    if current.size < previous.size or not same_start:
+        return "truncated", current
+    if current.size > previous.size:
+        return "grown", current
+    return "unchanged", current
+
+
+def find_rotated(previous: FileIdentity, candidates: list[Path]) -> Path | None:
+    """The candidate (e.g. `access.log.1`) that is the previously read file, by inode or fingerprint."""
+    for candidate in candidates:
+        try:
+            identity = file_identity(candidate, previous.fingerprint_bytes)
+        except OSError:
+            continue
+        if (identity.device, identity.inode) == (previous.device, previous.inode):
+            return candidate
+        if identity.fingerprint == previous.fingerprint and identity.size >= previous.size:
+            return candidate
+    return None

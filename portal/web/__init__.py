@@ -1,0 +1,1 @@
+"""HTTP: the route table, thin handlers, middleware and templates."""

@@ -1,0 +1,131 @@
+"""What every handler shares: calling a service, rendering, redirecting, and access guards."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from portal.context import Ctx
+from portal.db import transaction
+from portal.sessions import Current
+
+T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
+MAX_FIELD = 4096
+
+
+def current(request: Request) -> Current:
+    cur: Current = request.scope["portal"]["current"]
+    return cur
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def make_ctx(request: Request, session: Any) -> Ctx:
+    cur = request.scope.get("portal", {}).get("current")
+    actor = f"account:{cur.account.id}" if cur and cur.account else "anonymous"
+    return Ctx(
+        session=session,
+        settings=request.app.state.settings,
+        now=request.app.state.clock.now(),
+        actor=actor,
+        ip=client_ip(request),
+    )
+
+
+async def call(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one service function in its own transaction, off the event loop."""
+
+    def run() -> T:
+        with transaction(request.app.state.session_factory) as session:
+            return fn(make_ctx(request, session), *args, **kwargs)
+
+    return await run_in_threadpool(run)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+    block_name: str | None = None,
+) -> Response:
+    templates = request.app.state.templates
+    kwargs: dict[str, Any] = {"status_code": status_code}
+    if block_name:
+        kwargs["block_name"] = block_name
+    return templates.TemplateResponse(request, template, context or {}, **kwargs)  # type: ignore[no-any-return]
+
+
+def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
+    return RedirectResponse(request.url_for(name, **params).path, status_code=303)
+
+
+def set_session(request: Request, token: str) -> None:
+    """Tell the middleware to send a new session cookie ('' deletes it)."""
+    request.scope["portal"]["set_session"] = token
+
+
+async def form(request: Request) -> FormData:
+    return await request.form(max_files=1, max_fields=50, max_part_size=MAX_FIELD * 64)
+
+
+def field(data: FormData, name: str, limit: int = MAX_FIELD) -> str:
+    """A text field, cut to a sane length (hostile megabyte fields never reach the services)."""
+    value = data.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def not_found() -> HTTPException:
+    return HTTPException(status_code=404)
+
+
+def login_required(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        cur = current(request)
+        if cur.account is None:
+            target = request.url_for("auth.login").include_query_params(next=request.url.path)
+            return RedirectResponse(f"{target.path}?{target.query}", status_code=303)
+        if cur.is_staff and not cur.mfa_done:
+            return redirect(request, "auth.mfa")
+        return await handler(request)
+
+    return wrapper
+
+
+def staff_required(handler: Handler) -> Handler:
+    """Staff pages do not exist for anyone else: 404, never a hint that they are there."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        cur = current(request)
+        if not cur.is_staff:
+            raise not_found()
+        if not cur.mfa_done:
+            return redirect(request, "auth.mfa")
+        return await handler(request)
+
+    return wrapper
+
+
+def admin_required(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        cur = current(request)
+        if cur.account is None or cur.account.role != "admin":
+            raise not_found()
+        if not cur.mfa_done:
+            return redirect(request, "auth.mfa")
+        return await handler(request)
+
+    return wrapper

@@ -1,0 +1,255 @@
+"""One ASGI middleware for what every request needs: session, CSRF, security headers, error pages.
+
+It is pure ASGI (not BaseHTTPMiddleware) so it can buffer and replay a POST body for the CSRF
+check, and so that even a crash inside a handler is answered with a friendly page that still
+carries every security header.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal import sessions
+from portal.clock import Clock
+from portal.context import Ctx
+from portal.crypto import same
+from portal.db import transaction
+from portal.models import WebSession
+from portal.settings import Settings
+from portal.web import flash
+
+log = logging.getLogger("portal.web")
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+MAX_BODY_BYTES = 1024 * 1024
+# Paths that never need a session: no row is created for a visitor who only fetches these.
+SESSIONLESS_PREFIXES = ("/static/", "/.well-known/", "/healthz")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def security_headers(settings: Settings, static: bool) -> list[tuple[str, str]]:
+    headers = [
+        ("content-security-policy", CSP),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+        ("permissions-policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+        ("cache-control", "public, max-age=3600" if static else "no-store"),
+    ]
+    if settings.https:
+        headers.append(("strict-transport-security", "max-age=63072000; includeSubDomains"))
+    return headers
+
+
+class PortalMiddleware:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, factory: sessionmaker[Session], clock: Clock
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.factory = factory
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        sessionless = path.startswith(SESSIONLESS_PREFIXES)
+        extra_headers = security_headers(self.settings, path.startswith("/static/"))
+        state: dict[str, Any] = scope.setdefault("portal", {})
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in extra_headers:
+                    headers[name] = value
+                if not sessionless:
+                    await self._finish_session(state, headers)
+            await send(message)
+
+        try:
+            if not sessionless:
+                await self._start_session(scope, state)
+                if scope["method"] in UNSAFE_METHODS:
+                    receive, refusal = await self._check_unsafe(scope, receive, state)
+                    if refusal is not None:
+                        await self._error_page(scope, send_wrapper, *refusal)
+                        return
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), path)
+            if not started:
+                await self._error_page(scope, send_wrapper, 500, "500.html", {})
+
+    # -- session ---------------------------------------------------------------------------
+
+    async def _start_session(self, scope: Scope, state: dict[str, Any]) -> None:
+        token = _cookie(scope, self.settings.session_cookie)
+        consume_flash = scope["method"] == "GET" and not _header(scope, "hx-request")
+        current, flashes = await run_in_threadpool(self._load_session, token, consume_flash)
+        state["current"] = current
+        state["flashes"] = flashes
+        state["csrf_token"] = sessions.csrf_token(self.settings.secret_key, current.id_hash)
+        if current.token != token:
+            state["set_session"] = current.token
+
+    def _load_session(self, token: str | None, consume_flash: bool) -> tuple[sessions.Current, list[Any]]:
+        with transaction(self.factory) as session:
+            ctx = Ctx(session=session, settings=self.settings, now=self.clock.now())
+            current = sessions.load(ctx, token) or sessions.create(ctx)
+            flashes = flash.decode(current.row.flash) if consume_flash else []
+            if consume_flash and current.row.flash:
+                current.row.flash = None
+            return current, flashes
+
+    async def _finish_session(self, state: dict[str, Any], headers: MutableHeaders) -> None:
+        current: sessions.Current | None = state.get("current")
+        new_flashes = state.get("new_flashes")
+        if new_flashes and current is not None:
+            await run_in_threadpool(self._save_flashes, current.id_hash, new_flashes)
+        if "set_session" in state:
+            headers.append("set-cookie", self._session_cookie(state["set_session"]))
+        headers.append("vary", "Cookie")
+
+    def _save_flashes(self, id_hash: str, items: list[Any]) -> None:
+        with transaction(self.factory) as session:
+            row = session.get(WebSession, id_hash)
+            if row is not None:
+                row.flash = flash.encode(flash.decode(row.flash) + items)
+
+    def _session_cookie(self, token: str) -> str:
+        cookie = SimpleCookie()
+        name = self.settings.session_cookie
+        cookie[name] = token
+        morsel = cookie[name]
+        morsel["path"] = "/"
+        morsel["httponly"] = True
+        morsel["samesite"] = "Lax"
+        if self.settings.https:
+            morsel["secure"] = True
+        if not token:
+            morsel["max-age"] = 0
+        return morsel.OutputString()
+
+    # -- unsafe requests -------------------------------------------------------------------
+
+    async def _check_unsafe(
+        self, scope: Scope, receive: Receive, state: dict[str, Any]
+    ) -> tuple[Receive, tuple[int, str, dict[str, Any]] | None]:
+        forbidden = (403, "403.html", {"reason": "csrf"})
+        if (_header(scope, "sec-fetch-site") or "").lower() == "cross-site":
+            return receive, forbidden
+        origin = _header(scope, "origin")
+        if origin and origin != "null" and not self._same_origin(scope, origin):
+            return receive, forbidden
+        body, too_large = await _read_body(receive, MAX_BODY_BYTES)
+        replay = _replay(body)
+        if too_large:
+            return replay, (413, "413.html", {})
+        sent = _header(scope, "x-csrf-token")
+        if not sent:
+            request = Request(scope, _replay(body))
+            try:
+                form = await request.form(max_files=5, max_fields=200)
+                value = form.get("csrf_token")
+                sent = value if isinstance(value, str) else None
+                await form.close()
+            except Exception:  # malformed bodies are simply requests without a token
+                sent = None
+        if not sent or not same(sent, state["csrf_token"]):
+            return replay, forbidden
+        return replay, None
+
+    def _same_origin(self, scope: Scope, origin: str) -> bool:
+        base = urlsplit(self.settings.base_url)
+        allowed = {f"{base.scheme}://{base.netloc}"}
+        host = _header(scope, "host")
+        if host:
+            allowed.add(f"{scope.get('scheme', 'http')}://{host}")
+        return origin in allowed
+
+    async def _error_page(
+        self, scope: Scope, send: Send, status: int, template: str, context: dict[str, Any]
+    ) -> None:
+        templates = scope["app"].state.templates
+        request = Request(scope)
+        response = templates.TemplateResponse(request, template, context, status_code=status)
+        await response(scope, _empty_receive, send)
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    key = name.encode()
+    for k, v in scope["headers"]:
+        if k == key:
+            return str(v.decode("latin-1"))
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, "cookie")
+    if not raw:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(raw)
+    except Exception:  # a hostile Cookie header is just no session
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), False
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+Handler = Callable[[Request], Awaitable[Any]]

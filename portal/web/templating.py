@@ -1,0 +1,42 @@
+"""Jinja2 templates with block fragments for htmx, and the context every page gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2_fragments.starlette import Jinja2Blocks
+from starlette.requests import Request
+
+from portal import __version__
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+HTMX_FILE = "htmx-2.0.11.min.js"
+
+
+def _page_context(request: Request) -> dict[str, Any]:
+    state = request.scope.get("portal", {})
+    current = state.get("current")
+    return {
+        "current_account": current.account if current else None,
+        "csrf_token": state.get("csrf_token", ""),
+        "flashes": state.get("flashes", []),
+        "settings": request.app.state.settings,
+        "htmx_file": HTMX_FILE,
+        "version": __version__,
+    }
+
+
+def make_templates() -> Jinja2Blocks:
+    templates = Jinja2Blocks(directory=str(TEMPLATES_DIR), context_processors=[_page_context])
+    templates.env.autoescape = True
+    templates.env.globals["url_for"] = _url_path
+    return templates
+
+
+@pass_context
+def _url_path(context: dict[str, Any], name: str, /, **params: Any) -> str:
+    """Paths, not absolute URLs: a forged Host header must never end up in a page."""
+    request: Request = context["request"]
+    return str(request.app.url_path_for(name, **params))
