@@ -312,6 +312,8 @@ class _Run:
                 leaf = bytes.fromhex(ehash)
             except (TypeError, ValueError) as exc:
                 raise _Fail(seq, "entry_hash is not hex", "entry_hash") from exc
+            if len(leaf) != 32 or leaf.hex() != ehash:
+                raise _Fail(seq, "entry_hash is not 64 lowercase hex digits", "entry_hash")
             self.stack.append(leaf)
             self.size = k = seq
             while not k & 1:

@@ -12,17 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from portal.ingest.logline import LogLine, ip_or_none, check_field_lengths, split_request
-from portal.ingest.rejections import DEFAULT_LIMITS, LineRejected, Limits, undecodable
-from portal.ingest.times import _cache as _time_cache
-from portal.ingest.times import apache_time
+from portal.ingest.logline import LogLine, check_field_lengths, ip_or_none, split_request
+from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected, undecodable
+from portal.ingest.times import APACHE_TIME_CACHE, apache_time
 
 # Genuine servers escape control bytes (Apache and nginx write \xNN), so no field admits them raw.
-_TOKEN = r"([^ \x00-\x1f\x7f]+)"
+_BARE = r"([^ \x00-\x1f\x7f]+)"
 _QUOTED = r'"([^"\x00-\x1f\x7f]*)"'
 # Only when the line contains \" : a quoted field that may hold backslash escapes.
 _QUOTED_ESCAPED = r'"((?:[^"\\\x00-\x1f\x7f]|\\[^\x00-\x1f\x7f])*)"'
-_HEAD = rf"{_TOKEN} {_TOKEN} {_TOKEN} \[([^\]\x00-\x1f\x7f]*)\] "
+_HEAD = rf"{_BARE} {_BARE} {_BARE} \[([^\]\x00-\x1f\x7f]*)\] "
 _TAIL = r" (\d{3}) (\d{1,19}|-) "
 
 
@@ -47,7 +46,7 @@ def make_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS) -> L
     escaped = _pattern(_QUOTED_ESCAPED, 3 if with_cookie else 2).fullmatch
     cut = _pattern(_QUOTED_ESCAPED, 3 if with_cookie else 2, cut_last=True).fullmatch
     max_line, max_field = limits.max_line_bytes, limits.max_field_chars
-    time_cache_get = _time_cache.get
+    time_cache_get = APACHE_TIME_CACHE.get
 
     def parse(raw: bytes) -> LogLine:
         if len(raw) > max_line:

@@ -92,7 +92,8 @@ class CookieCatalog:
         if len(by_name) != len(self.cookies):
             raise ValueError("cookie names in a catalog must be unique")
         object.__setattr__(self, "_by_name", by_name)
-        object.__setattr__(self, "_secret_params", frozenset(c.name for c in self.cookies if c.identifies_browser))
+        secrets = frozenset(c.name for c in self.cookies if c.identifies_browser)
+        object.__setattr__(self, "_secret_params", secrets)
 
     def get(self, name: str) -> CatalogCookie | None:
         return self._by_name.get(name)

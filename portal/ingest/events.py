@@ -1,10 +1,10 @@
 """Site events as JSON lines: who has an account, which cookie was set, who logged in, what was mailed.
 
-    {"type": "account", "site_user_id": "u42", "email": "a@example.org", "adult_verified": true}
-    {"type": "cookie_set", "name": "search_pref", "value": "…", "site_user_id": "u42",
-     "time": "2024-05-01T10:00:00Z", "expires": "2024-11-01T10:00:00Z"}
-    {"type": "login", "site_user_id": "u42", "cookie_value": "…", "time": "…"}
-    {"type": "email_sent", "email": "a@example.org", "list": "news", "campaign": "may", "time": "…"}
+{"type": "account", "site_user_id": "u42", "email": "a@example.org", "adult_verified": true}
+{"type": "cookie_set", "name": "search_pref", "value": "…", "site_user_id": "u42",
+ "time": "2024-05-01T10:00:00Z", "expires": "2024-11-01T10:00:00Z"}
+{"type": "login", "site_user_id": "u42", "cookie_value": "…", "time": "…"}
+{"type": "email_sent", "email": "a@example.org", "list": "news", "campaign": "may", "time": "…"}
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from portal.ingest.jsonaccess import load_object, text_or_none
-from portal.ingest.rejections import DEFAULT_LIMITS, LineRejected, Limits
+from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected
 from portal.ingest.times import any_time
 
 

@@ -8,7 +8,7 @@ from typing import Literal, TypeVar
 from portal.ingest import combined, events, jsonaccess
 from portal.ingest.events import Event
 from portal.ingest.logline import LogLine
-from portal.ingest.rejections import DEFAULT_LIMITS, LineRejected, Limits, Rejection
+from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected, Rejection
 from portal.ingest.sources import RawLine
 
 Format = Literal["combined", "combined_cookie", "jsonl", "events"]

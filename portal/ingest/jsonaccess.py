@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from portal.ingest.logline import LogLine, ip_or_none, check_field_lengths, split_request
-from portal.ingest.rejections import DEFAULT_LIMITS, LineRejected, Limits, undecodable
+from portal.ingest.logline import LogLine, check_field_lengths, ip_or_none, split_request
+from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected, undecodable
 from portal.ingest.times import any_time
 
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -19,19 +19,19 @@ MONTHS: dict[str, int] = {
 }
 _APACHE = re.compile(r"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", re.ASCII)
 _CACHE_MAX = 200_000
-_cache: dict[str, datetime] = {}
+APACHE_TIME_CACHE: dict[str, datetime] = {}  # text → UTC time; parsers read it inline
 _EPOCH_MIN, _EPOCH_MAX = 0.0, 253402300799.0  # 1970-01-01 .. 9999-12-31
 
 
 def apache_time(text: str) -> datetime:
     """`17/May/2015:10:05:03 +0000` (Apache %t without brackets, nginx $time_local) to UTC."""
-    cached = _cache.get(text)
+    cached = APACHE_TIME_CACHE.get(text)
     if cached is not None:
         return cached
     value = _parse_apache(text)
-    if len(_cache) >= _CACHE_MAX:
-        _cache.clear()
-    _cache[text] = value
+    if len(APACHE_TIME_CACHE) >= _CACHE_MAX:
+        APACHE_TIME_CACHE.clear()
+    APACHE_TIME_CACHE[text] = value
     return value
 
 
@@ -39,7 +39,8 @@ def _parse_apache(text: str) -> datetime:
     m = _APACHE.fullmatch(text)
     if m is None or m[2] not in MONTHS:
         raise LineRejected("bad_time", f"not an Apache time: {text[:40]!r}")
-    day, month, year, hour, minute, second = (int(m[1]), MONTHS[m[2]], int(m[3]), int(m[4]), int(m[5]), int(m[6]))
+    day, month, year = int(m[1]), MONTHS[m[2]], int(m[3])
+    hour, minute, second = int(m[4]), int(m[5]), int(m[6])
     offset_hours, offset_minutes = int(m[8]), int(m[9])
     if offset_hours > 23 or offset_minutes > 59:
         raise LineRejected("bad_time", f"bad UTC offset: {text[:40]!r}")
