@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-
 from portal import models
 from portal.db import make_engine
 

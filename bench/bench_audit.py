@@ -38,8 +38,13 @@ CHUNK = 50_000
 def build(db: Path, n: int, key_path: Path) -> tuple[list[bytes], bytes]:
     engine = make_engine(f"sqlite:///{db}")
     migrations.upgrade(engine)
-    settings = load({"PORTAL_VAR_DIR": str(db.parent), "PORTAL_DATABASE_URL": f"sqlite:///{db}",
-                     "PORTAL_SECRET_KEY": "b" * 48})
+    settings = load(
+        {
+            "PORTAL_VAR_DIR": str(db.parent),
+            "PORTAL_DATABASE_URL": f"sqlite:///{db}",
+            "PORTAL_SECRET_KEY": "b" * 48,
+        }
+    )
     start = datetime(2025, 1, 1, tzinfo=UTC)
     prev = audit.GENESIS
     leaves: list[bytes] = []
@@ -53,27 +58,46 @@ def build(db: Path, n: int, key_path: Path) -> tuple[list[bytes], bytes]:
         salt = secrets.token_bytes(16)
         dsha = audit.details_digest(salt, payload)
         ref = audit.subject_ref(settings.secret_key, seq % 5003)
-        actor, action = f"account:{seq % 101}", ("consent.changed", "request.created", "account.login")[seq % 3]
+        actor, action = (
+            f"account:{seq % 101}",
+            ("consent.changed", "request.created", "account.login")[seq % 3],
+        )
         canonical = audit.canonical_entry(
             seq=seq, at=at, actor=actor, action=action, subject=ref, details_sha256=dsha, prev=prev
         )
         leaf = merkle.leaf_hash(canonical)
         leaves.append(leaf)
         prev = leaf.hex()
-        entries.append((seq, at.strftime("%Y-%m-%d %H:%M:%S.%f"), actor, action, ref, dsha,
-                        canonical_prev(canonical), prev, canonical))
+        entries.append(
+            (
+                seq,
+                at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                actor,
+                action,
+                ref,
+                dsha,
+                canonical_prev(canonical),
+                prev,
+                canonical,
+            )
+        )
         details.append((seq, salt, payload.decode()))
         if len(entries) == CHUNK or seq == n:
-            con.executemany("INSERT INTO audit_entry (seq, at, actor, action, subject_ref, details_sha256, "
-                            "prev_hash, entry_hash, canonical) VALUES (?,?,?,?,?,?,?,?,?)", entries)
+            con.executemany(
+                "INSERT INTO audit_entry (seq, at, actor, action, subject_ref, details_sha256, "
+                "prev_hash, entry_hash, canonical) VALUES (?,?,?,?,?,?,?,?,?)",
+                entries,
+            )
             con.executemany("INSERT INTO audit_detail (seq, salt, details) VALUES (?,?,?)", details)
             entries, details = [], []
     root = merkle.root(leaves)
     key = load_or_create_key(key_path)
     cp = sign(key, make_body("bench", n, root, start))
-    con.execute("INSERT INTO audit_checkpoint (tree_size, root_hash, created_at, origin, key_id, body, signature) "
-                "VALUES (?,?,?,?,?,?,?)", (n, root.hex(), "2025-01-01 00:00:00.000000", "bench", cp.key_id,
-                                           cp.body, cp.signature))
+    con.execute(
+        "INSERT INTO audit_checkpoint (tree_size, root_hash, created_at, origin, key_id, body, signature) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (n, root.hex(), "2025-01-01 00:00:00.000000", "bench", cp.key_id, cp.body, cp.signature),
+    )
     con.execute("COMMIT")
     raw.close()
     engine.dispose()
@@ -82,13 +106,19 @@ def build(db: Path, n: int, key_path: Path) -> tuple[list[bytes], bytes]:
 
 def canonical_prev(canonical: bytes) -> str:
     i = canonical.index(b'"prev":"') + 8
-    return canonical[i:i + 64].decode()
+    return canonical[i : i + 64].decode()
 
 
 def baseline(engine: object, full_row: bool, batch: int = 20_000) -> int:
     """One sha256 per stored canonical, read in the verifier's batches from the same snapshot."""
-    cols = (f"e.seq, {_AT_SQL['sqlite']}, e.actor, e.action, e.subject_ref, e.details_sha256, e.prev_hash, "
-            "e.entry_hash, e.canonical, d.salt, d.details") if full_row else "e.seq, e.canonical"
+    cols = (
+        (
+            f"e.seq, {_AT_SQL['sqlite']}, e.actor, e.action, e.subject_ref, e.details_sha256, e.prev_hash, "
+            "e.entry_hash, e.canonical, d.salt, d.details"
+        )
+        if full_row
+        else "e.seq, e.canonical"
+    )
     join = "LEFT JOIN audit_detail d ON d.seq = e.seq " if full_row else ""
     sql = f"SELECT {cols} FROM audit_entry e {join}WHERE e.seq > ? ORDER BY e.seq LIMIT {batch}"
     sha256 = hashlib.sha256
@@ -116,7 +146,10 @@ def main() -> None:
     db, key_path = where / "bench.db", where / "audit-ed25519.key"
     t0 = time.perf_counter()
     leaves, root = build(db, args.entries, key_path)
-    print(f"built {args.entries:,} entries in {time.perf_counter() - t0:.1f} s ({db.stat().st_size / 1e6:.0f} MB)")
+    print(
+        f"built {args.entries:,} entries in {time.perf_counter() - t0:.1f} s "
+        f"({db.stat().st_size / 1e6:.0f} MB)"
+    )
 
     engine = make_engine(f"sqlite:///{db}")
     public = load_or_create_key(key_path).public_key()
@@ -151,8 +184,10 @@ def main() -> None:
     for _ in range(reps):
         assert merkle.verify_inclusion(index, n, leaves[index], proof, root)
     check = (time.perf_counter() - t) / reps
-    print(f"inclusion proof: {len(proof)} hashes, generated in {gen * 1e3:.0f} ms (in memory), "
-          f"verified in {check * 1e6:.1f} us")
+    print(
+        f"inclusion proof: {len(proof)} hashes, generated in {gen * 1e3:.0f} ms (in memory), "
+        f"verified in {check * 1e6:.1f} us"
+    )
     engine.dispose()
     tmp.cleanup()
 

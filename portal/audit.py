@@ -5,9 +5,10 @@ An entry's canonical bytes are the RFC 8785 (JCS) encoding of
 `entry_hash` is the RFC 6962 leaf hash SHA-256(0x00 || canonical) and `prev` is the previous
 entry's hash, so the rows form a chain and the chain's links are exactly the leaves of the
 Merkle tree that checkpoints sign (see portal/merkle.py): one hash per entry serves both, which
-halves the verifier's hashing and lets a receipt be checked with one leaf hash. Personal data never enters those bytes: the subject is an
-HMAC pseudonym and the details live in `audit_detail`, hashed with a random salt
-so that blanking them at erasure leaves nothing to brute-force.
+halves the verifier's hashing and lets a receipt be checked with one leaf hash. Personal data
+never enters those bytes: the subject is an HMAC pseudonym and the details live in
+`audit_detail`, hashed with a random salt so that blanking them at erasure leaves nothing to
+brute-force.
 """
 
 from __future__ import annotations

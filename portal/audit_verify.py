@@ -44,6 +44,13 @@ FIELDS = {
 }
 CANONICAL_KEYS = {"v", *FIELDS.values()}
 
+ENTRY_SQL = (
+    "SELECT e.seq, AT_TEXT, e.actor, e.action, e.subject_ref, e.details_sha256, e.prev_hash, "
+    "e.entry_hash, e.canonical, d.salt, d.details "
+    "FROM audit_entry e LEFT JOIN audit_detail d ON d.seq = e.seq "
+    "WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
+)
+
 _AT_SQL = {
     # SQLAlchemy stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS.ffffff" (UTC, see audit.record).
     "sqlite": "replace(e.at, ' ', 'T') || 'Z'",
@@ -176,7 +183,8 @@ class _Run:
 
     def load_checkpoints(self, external: SignedCheckpoint | None) -> None:
         self.cur.execute(
-            "SELECT id, tree_size, root_hash, key_id, body, signature FROM audit_checkpoint ORDER BY tree_size, id"
+            "SELECT id, tree_size, root_hash, key_id, body, signature FROM audit_checkpoint "
+            "ORDER BY tree_size, id"
         )
         for cid, size, root_hash, kid, body, signature in self.cur.fetchall():
             self._add(SignedCheckpoint(body, signature, kid), f"store #{cid}", size, root_hash)
@@ -196,7 +204,9 @@ class _Run:
             )
         if size is not None and (size != body_size or root_hex != root.hex()):
             raise _Fail(
-                body_size, f"{name}: tree_size/root_hash columns disagree with its signed body", "audit_checkpoint"
+                body_size,
+                f"{name}: tree_size/root_hash columns disagree with its signed body",
+                "audit_checkpoint",
             )
         self.checkpoints.setdefault(body_size, []).append(_Checkpoint(body_size, root, time, source))
 
@@ -231,6 +241,10 @@ class _Run:
 
     # -- entries ------------------------------------------------------------------------------
 
+    def _sql(self, sql: str) -> str:
+        """`?` placeholders in the driver's own style."""
+        return sql if self.ph == "?" else sql.replace("?", self.ph)
+
     def _total(self) -> int:
         self.cur.execute("SELECT count(*) FROM audit_entry")
         return int(self.cur.fetchone()[0])
@@ -240,12 +254,7 @@ class _Run:
         prev = GENESIS
         if from_seq > 1:
             prev = self._prefix(from_seq)
-        sql = (
-            f"SELECT e.seq, {_AT_SQL[self.dialect]}, e.actor, e.action, e.subject_ref, e.details_sha256, "
-            "e.prev_hash, e.entry_hash, e.canonical, d.salt, d.details "
-            "FROM audit_entry e LEFT JOIN audit_detail d ON d.seq = e.seq "
-            f"WHERE e.seq > {self.ph} ORDER BY e.seq LIMIT {self.batch}"
-        )
+        sql = self._sql(ENTRY_SQL).replace("AT_TEXT", _AT_SQL[self.dialect])
         sha256 = hashlib.sha256
         enc = encode_basestring
         stack = self.stack
@@ -258,7 +267,7 @@ class _Run:
         expect = from_seq
         cur = self.cur
         while True:
-            cur.execute(sql, (expect - 1,))
+            cur.execute(sql, (expect - 1, self.batch))
             rows = cur.fetchall()
             if not rows:
                 break
@@ -301,8 +310,8 @@ class _Run:
 
     def _prefix(self, from_seq: int) -> str:
         """Leaves before --from come from stored hashes (checked only for order); returns the last."""
-        sql = f"SELECT seq, entry_hash FROM audit_entry WHERE seq > {self.ph} AND seq < {self.ph} ORDER BY seq"
-        self.cur.execute(sql, (0, from_seq))
+        sql = "SELECT seq, entry_hash FROM audit_entry WHERE seq > ? AND seq < ? ORDER BY seq"
+        self.cur.execute(self._sql(sql), (0, from_seq))
         prev = GENESIS
         sizes = set(self.checkpoints)
         for seq, ehash in self.cur.fetchall():
@@ -354,13 +363,14 @@ class _Run:
             col = differ[0]
             return _Fail(
                 seq,
-                f"column {col} is {columns[col]!r} but the signed canonical bytes say {fields[FIELDS[col]]!r}",
+                f"column {col} is {columns[col]!r} but the canonical bytes say {fields[FIELDS[col]]!r}",
                 col,
             )
         if differ:
             return _Fail(
                 seq,
-                f"canonical bytes were altered: they no longer hash to entry_hash and disagree with {differ[0]}",
+                f"canonical bytes were altered: they no longer hash to entry_hash "
+                f"and disagree with {differ[0]}",
                 "canonical",
             )
         if not hash_ok:
@@ -373,14 +383,18 @@ class _Run:
                 "prev_hash",
             )
         if details is not None:
-            return _Fail(seq, "audit_detail no longer hashes to details_sha256 (details or salt altered)", "details")
+            return _Fail(
+                seq, "audit_detail no longer hashes to details_sha256 (details or salt altered)", "details"
+            )
         return _Fail(seq, "entry does not match its canonical bytes", "canonical")
 
     def _gap(self, expect: int, found: Any) -> _Fail:
         if not isinstance(found, int):
             return _Fail(expect, f"seq column holds {found!r}, not an integer", "seq")
         # Was an entry renumbered? Look for a later row whose signed bytes claim the missing number.
-        self.cur.execute(f"SELECT seq, canonical FROM audit_entry WHERE seq > {self.ph} ORDER BY seq", (expect,))
+        self.cur.execute(
+            self._sql("SELECT seq, canonical FROM audit_entry WHERE seq > ? ORDER BY seq"), (expect,)
+        )
         needle = f'"seq":{expect},'.encode()
         for seq, canonical in self.cur.fetchall():
             if needle in bytes(canonical):
@@ -389,4 +403,6 @@ class _Run:
                     f"the entry whose canonical bytes say seq {expect} is stored as seq {seq} (seq altered)",
                     "seq",
                 )
-        return _Fail(expect, f"entry {expect} is missing (deleted); the next stored entry is {found}", "missing")
+        return _Fail(
+            expect, f"entry {expect} is missing (deleted); the next stored entry is {found}", "missing"
+        )

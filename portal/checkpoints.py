@@ -9,6 +9,7 @@ the database, so someone who can rewrite the tables still cannot sign a rewritte
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -70,10 +71,8 @@ def _create_key_file(path: Path) -> None:
             fh.write(pem)
             fh.flush()
             os.fsync(fh.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):  # another process won the race
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -114,8 +113,11 @@ def load_public_key(data: str | bytes) -> Ed25519PublicKey:
     raw = data.encode() if isinstance(data, str) else data
     raw = raw.strip()
     try:
-        if raw.startswith(b"-----BEGIN"):
-            key = serialization.load_pem_public_key(raw)
+        if b"-----BEGIN" in raw:
+            # Only the PEM block counts; the published form carries a key-id line after it.
+            start = raw.index(b"-----BEGIN")
+            end = raw.index(b"-----", raw.index(b"-----END") + 8) + 5
+            key = serialization.load_pem_public_key(raw[start:end])
             if not isinstance(key, Ed25519PublicKey):
                 raise CheckpointError("public key is not Ed25519")
             return key

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from portal import accounts, audit, passwords
 from portal.context import Ctx
 
-DEMO_PASSWORD = "demo-otter-lantern-velvet"
+# Printed by `make run`; demo data only.
+DEMO_PASSWORD = "demo-otter-lantern-velvet"  # noqa: S105
+
+
+STAFF_NOTE = "staff: sets up a second factor at first login"
 
 
 @dataclass(frozen=True)
@@ -20,8 +24,8 @@ class DemoLogin:
 
 DEMO_LOGINS = (
     DemoLogin("user", "demo.user@example.org", DEMO_PASSWORD, "a site member with data"),
-    DemoLogin("agent", "demo.agent@example.org", DEMO_PASSWORD, "staff: sets up a second factor at first login"),
-    DemoLogin("admin", "demo.admin@example.org", DEMO_PASSWORD, "staff: sets up a second factor at first login"),
+    DemoLogin("agent", "demo.agent@example.org", DEMO_PASSWORD, STAFF_NOTE),
+    DemoLogin("admin", "demo.admin@example.org", DEMO_PASSWORD, STAFF_NOTE),
 )
 
 

@@ -166,9 +166,7 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
         return False
 
 
-def verify_consistency(
-    size1: int, size2: int, root1: bytes, root2: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 §2.1.4.2: True when a tree of size2 with root2 extends a tree of size1 with root1."""
     if size2 < size1 or size1 < 0:
         return False

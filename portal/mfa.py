@@ -21,7 +21,9 @@ def provisioning_uri(account: Account, secret: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """Inline SVG markup (no scripts, no styles), so the page keeps a strict CSP."""
-    return segno.make(uri, error="m").svg_inline(scale=4, dark="#111", light="#fff")
+    return segno.make(uri, error="m").svg_inline(
+        scale=4, dark="#111", light="#fff", title="QR code of the key for your authenticator app"
+    )
 
 
 def check_code(ctx: Ctx, account: Account, secret: str, code: str) -> bool:

@@ -219,3 +219,11 @@ def portal(store: Store) -> Iterator[Portal]:
     app = create_app(store.settings, clock=store.clock, background=False)
     yield Portal(store, app)
     app.state.engine.dispose()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    """With CI=true nothing may be skipped: a skip turns the run red."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if IN_CI and skipped:
+        terminalreporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; failing the run", red=True)
+        terminalreporter._session.exitstatus = 1  # noqa: SLF001

@@ -19,7 +19,15 @@ from portal.models import Subject
 from tests.conftest import Store
 
 ENTRY_COLUMNS = (
-    "seq", "at", "actor", "action", "subject_ref", "details_sha256", "prev_hash", "entry_hash", "canonical"
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "subject_ref",
+    "details_sha256",
+    "prev_hash",
+    "entry_hash",
+    "canonical",
 )
 
 
@@ -47,7 +55,9 @@ def execute(store: Store, sql: str, **params: Any) -> None:
 
 def fetch_row(store: Store, seq: int) -> dict[str, Any]:
     with store.engine.connect() as conn:
-        return dict(conn.execute(text("SELECT * FROM audit_entry WHERE seq = :s"), {"s": seq}).mappings().one())
+        return dict(
+            conn.execute(text("SELECT * FROM audit_entry WHERE seq = :s"), {"s": seq}).mappings().one()
+        )
 
 
 def flip_text(value: str, rng: random.Random) -> str:
@@ -67,11 +77,13 @@ def tamper(store: Store, seq: int, column: str, rng: random.Random) -> int:
         # Renumber the row (its detail row moves with it, as a careful attacker would do).
         new = 1_000 + rng.randrange(1_000)
         with store.engine.begin() as conn:
-            detail = dict(conn.execute(text("SELECT * FROM audit_detail WHERE seq = :s"), {"s": seq}).mappings().one())
+            detail = dict(
+                conn.execute(text("SELECT * FROM audit_detail WHERE seq = :s"), {"s": seq}).mappings().one()
+            )
             conn.execute(text("DELETE FROM audit_detail WHERE seq = :s"), {"s": seq})
             conn.execute(text("UPDATE audit_entry SET seq = :new WHERE seq = :s"), {"new": new, "s": seq})
             conn.execute(
-                text("INSERT INTO audit_detail (seq, salt, details, erased_at) VALUES (:seq, :salt, :details, NULL)"),
+                text("INSERT INTO audit_detail (seq, salt, details) VALUES (:seq, :salt, :details)"),
                 detail | {"seq": new},
             )
         return new
@@ -80,7 +92,7 @@ def tamper(store: Store, seq: int, column: str, rng: random.Random) -> int:
             raw = row["at"]
             digits = [i for i, c in enumerate(raw) if c.isdigit()]
             i = rng.choice(digits)
-            value: Any = raw[:i] + str((int(raw[i]) + 1 + rng.randrange(8)) % 10) + raw[i + 1:]
+            value: Any = raw[:i] + str((int(raw[i]) + 1 + rng.randrange(8)) % 10) + raw[i + 1 :]
             execute(store, "UPDATE audit_entry SET at = :v WHERE seq = :s", v=value, s=seq)
         else:
             unit = rng.choice(["microsecond", "second", "day"])
@@ -125,13 +137,22 @@ def test_single_byte_change_in_any_field_is_named(store: Store, column: str) -> 
         assert f"FAIL at seq {seq}: " in result.summary()
         # Put the row back and the log verifies again.
         with store.engine.begin() as conn:
-            detail = dict(conn.execute(text("SELECT * FROM audit_detail WHERE seq = :s"), {"s": moved}).mappings().one())
+            detail = dict(
+                conn.execute(text("SELECT * FROM audit_detail WHERE seq = :s"), {"s": moved}).mappings().one()
+            )
             conn.execute(text("DELETE FROM audit_detail WHERE seq = :s"), {"s": moved})
             conn.execute(text("DELETE FROM audit_entry WHERE seq = :s"), {"s": moved})
-            conn.execute(text(f"INSERT INTO audit_entry ({', '.join(original)}) VALUES "
-                              f"({', '.join(':' + k for k in original)})"), original)
-            conn.execute(text("INSERT INTO audit_detail (seq, salt, details) VALUES (:seq, :salt, :details)"),
-                         detail | {"seq": seq})
+            conn.execute(
+                text(
+                    f"INSERT INTO audit_entry ({', '.join(original)}) VALUES "
+                    f"({', '.join(':' + k for k in original)})"
+                ),
+                original,
+            )
+            conn.execute(
+                text("INSERT INTO audit_detail (seq, salt, details) VALUES (:seq, :salt, :details)"),
+                detail | {"seq": seq},
+            )
         assert run_verify(store).ok
 
 
@@ -167,8 +188,14 @@ def _forge(store: Store, seq: int, prev: str, action: str = "forged.action") -> 
         seq=seq, at=at, actor="system", action=action, subject=None, details_sha256="0" * 64, prev=prev
     )
     return {
-        "seq": seq, "at": at, "actor": "system", "action": action, "subject_ref": None,
-        "details_sha256": "0" * 64, "prev_hash": prev, "entry_hash": audit.entry_hash_of(canonical),
+        "seq": seq,
+        "at": at,
+        "actor": "system",
+        "action": action,
+        "subject_ref": None,
+        "details_sha256": "0" * 64,
+        "prev_hash": prev,
+        "entry_hash": audit.entry_hash_of(canonical),
         "canonical": canonical,
     }
 
@@ -191,24 +218,42 @@ def test_inserting_a_forged_row_is_detected(store: Store) -> None:
 def _rewrite_from(store: Store, start: int, action: str) -> None:
     """Rewrite entry `start` and recompute every later link: a consistent chain, but no key."""
     with store.engine.connect() as conn:
-        rows = conn.execute(text("SELECT * FROM audit_entry WHERE seq >= :s ORDER BY seq"), {"s": start}).mappings().all()
-        prev = conn.execute(text("SELECT entry_hash FROM audit_entry WHERE seq = :s"), {"s": start - 1}).scalar()
+        rows = (
+            conn.execute(text("SELECT * FROM audit_entry WHERE seq >= :s ORDER BY seq"), {"s": start})
+            .mappings()
+            .all()
+        )
+        prev = conn.execute(
+            text("SELECT entry_hash FROM audit_entry WHERE seq = :s"), {"s": start - 1}
+        ).scalar()
     prev = prev or audit.GENESIS
     with store.engine.begin() as conn:
         for row in rows:
             canonical = rfc8785.dumps(
                 {
-                    "v": 1, "seq": row["seq"], "at": audit.format_time(fetch_at(row["at"])), "actor": row["actor"],
-                    "action": action if row["seq"] == start else row["action"], "subject": row["subject_ref"],
-                    "details_sha256": row["details_sha256"], "prev": prev,
+                    "v": 1,
+                    "seq": row["seq"],
+                    "at": audit.format_time(fetch_at(row["at"])),
+                    "actor": row["actor"],
+                    "action": action if row["seq"] == start else row["action"],
+                    "subject": row["subject_ref"],
+                    "details_sha256": row["details_sha256"],
+                    "prev": prev,
                 }
             )
             new_hash = audit.entry_hash_of(canonical)
             conn.execute(
-                text("UPDATE audit_entry SET action = :a, prev_hash = :p, entry_hash = :h, canonical = :c "
-                     "WHERE seq = :s"),
-                {"a": action if row["seq"] == start else row["action"], "p": prev, "h": new_hash,
-                 "c": canonical, "s": row["seq"]},
+                text(
+                    "UPDATE audit_entry SET action = :a, prev_hash = :p, entry_hash = :h, canonical = :c "
+                    "WHERE seq = :s"
+                ),
+                {
+                    "a": action if row["seq"] == start else row["action"],
+                    "p": prev,
+                    "h": new_hash,
+                    "c": canonical,
+                    "s": row["seq"],
+                },
             )
             prev = new_hash
 
@@ -224,8 +269,9 @@ def fetch_at(value: Any) -> Any:
 def test_recomputed_chain_without_the_key_fails_against_checkpoints(store: Store, tmp_path: Path) -> None:
     build_log(store, 12)
     cp = checkpoint(store)
-    checkpoints.export_file(cp, checkpoints.load_or_create_key(store.settings.audit_key_path).public_key(),
-                            tmp_path / "cp.json")
+    checkpoints.export_file(
+        cp, checkpoints.load_or_create_key(store.settings.audit_key_path).public_key(), tmp_path / "cp.json"
+    )
     build_log(store, 4)
     _rewrite_from(store, 4, "innocent.action")
     result = run_verify(store)
@@ -259,8 +305,12 @@ def test_checkpoint_signed_by_another_key(store: Store, tmp_path: Path) -> None:
     other = Ed25519PrivateKey.generate()
     with store.ctx() as ctx:
         root = checkpoints.compute_root(ctx.session, 5)
-    forged = checkpoints.sign(other, checkpoints.make_body(store.settings.audit_origin, 5, root, store.clock.now()))
-    execute(store, "UPDATE audit_checkpoint SET signature = :s, key_id = :k", s=forged.signature, k=forged.key_id)
+    forged = checkpoints.sign(
+        other, checkpoints.make_body(store.settings.audit_origin, 5, root, store.clock.now())
+    )
+    execute(
+        store, "UPDATE audit_checkpoint SET signature = :s, key_id = :k", s=forged.signature, k=forged.key_id
+    )
     result = run_verify(store)
     assert (result.ok, result.field) == (False, "signature")
     assert forged.key_id in (result.reason or "")
@@ -277,7 +327,9 @@ def test_fork_inconsistent_checkpoint(store: Store, tmp_path: Path) -> None:
     key = checkpoints.load_or_create_key(store.settings.audit_key_path)
     # Another history of the same size, signed with our own key: a split view.
     fork_root = merkle.root([merkle.leaf_hash(b"%d" % i) for i in range(6)])
-    fork = checkpoints.sign(key, checkpoints.make_body(store.settings.audit_origin, 6, fork_root, store.clock.now()))
+    fork = checkpoints.sign(
+        key, checkpoints.make_body(store.settings.audit_origin, 6, fork_root, store.clock.now())
+    )
     checkpoints.export_file(fork, key.public_key(), tmp_path / "fork.json")
     result = run_verify(store, external=checkpoints.import_file(tmp_path / "fork.json"))
     assert (result.ok, result.bad_seq, result.field) == (False, 1, "checkpoint")
@@ -287,7 +339,11 @@ def test_fork_inconsistent_checkpoint(store: Store, tmp_path: Path) -> None:
         store,
         "INSERT INTO audit_checkpoint (tree_size, root_hash, created_at, origin, key_id, body, signature) "
         "VALUES (6, :r, :t, :o, :k, :b, :s)",
-        r=fork_root.hex(), t=store.clock.now(), o=store.settings.audit_origin, k=fork.key_id, b=fork.body,
+        r=fork_root.hex(),
+        t=store.clock.now(),
+        o=store.settings.audit_origin,
+        k=fork.key_id,
+        b=fork.body,
         s=fork.signature,
     )
     assert run_verify(store).field == "checkpoint"
@@ -295,8 +351,11 @@ def test_fork_inconsistent_checkpoint(store: Store, tmp_path: Path) -> None:
 
 def test_erased_details_still_verify_and_altered_details_do_not(store: Store) -> None:
     build_log(store, 6)
-    execute(store, "UPDATE audit_detail SET details = NULL, salt = NULL, erased_at = :t WHERE seq = 2",
-            t=store.clock.now())
+    execute(
+        store,
+        "UPDATE audit_detail SET details = NULL, salt = NULL, erased_at = :t WHERE seq = 2",
+        t=store.clock.now(),
+    )
     assert run_verify(store).ok
     execute(store, "UPDATE audit_detail SET details = :d WHERE seq = 4", d='{"i":99}')
     result = run_verify(store)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from portal.ingest.formats import detect_format, log_parser, parse_lines, parse_one
 from portal.ingest.logline import LogLine
-from portal.ingest.rejections import REASONS, LineRejected, Limits, Rejection
+from portal.ingest.rejections import REASONS, Limits, LineRejected, Rejection
 from portal.ingest.searchterms import search_term
 from portal.ingest.sources import RawLine, read_lines
 
@@ -237,13 +237,17 @@ def test_raw_cr_inside_a_combined_line_is_rejected() -> None:
     assert rejection(combined, HEAD + b'"evil\rSet-Cookie: x"') == "binary"
 
 
-def test_lf_inside_a_user_agent_splits_into_two_rejected_lines() -> None:
+def test_raw_lf_inside_a_user_agent_ends_the_line_and_the_rest_is_rejected() -> None:
     import io
 
+    # A raw LF ends a log line, whatever its writer meant. The first part is a line cut inside its
+    # last field (kept as logged, like line 8899 of the shared sample); the rest is quarantined.
     data = HEAD + b'"evil\nSet-Cookie: x"\n' + LINE + b"\n"
     results = list(parse_lines(read_lines(io.BytesIO(data)), combined))
-    reasons = [r.reason if isinstance(r, Rejection) else "ok" for _, r in results]
-    assert reasons == ["malformed", "malformed", "ok"]
+    first, second, third = (r for _, r in results)
+    assert isinstance(first, LogLine) and first.user_agent == "evil"
+    assert second == Rejection("malformed", "not a combined line")
+    assert isinstance(third, LogLine)
 
 
 @pytest.mark.parametrize(
@@ -256,7 +260,7 @@ def test_lf_inside_a_user_agent_splits_into_two_rejected_lines() -> None:
         (b"GET / HTTP/1.1", "malformed"),
         (LINE[:40], "malformed"),
         (LINE[:100], "malformed"),
-        (b"1.2.3.4 - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200", "malformed"),
+        (b'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200', "malformed"),
         (HEAD.replace(b"17/May", b"32/May") + b'"-"', "bad_time"),
         (HEAD.replace(b"May", b"Foo") + b'"-"', "bad_time"),
         (HEAD.replace(b"+0000", b"+2500") + b'"-"', "bad_time"),

@@ -1,7 +1,7 @@
 """foundation
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 17:48:42.585396
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 import sqlmodel
-from alembic import op
 
+from alembic import op
 
 revision = '0001'
 down_revision = None

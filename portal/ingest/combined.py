@@ -16,13 +16,17 @@ from portal.ingest.logline import LogLine, check_field_lengths, ip_or_none, spli
 from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected, undecodable
 from portal.ingest.times import APACHE_TIME_CACHE, apache_time
 
-# Genuine servers escape control bytes (Apache and nginx write \xNN), so no field admits them raw.
-_BARE = r"([^ \x00-\x1f\x7f]+)"
-_QUOTED = r'"([^"\x00-\x1f\x7f]*)"'
+# Simple classes on purpose: `[^"]*` runs as a tight loop in `re`, a class with ranges is ~3x
+# slower. Control bytes are refused for the whole line at once, before the regex (see parse).
+_BARE = r"(\S+)"
+_QUOTED = r'"([^"]*)"'
 # Only when the line contains \" : a quoted field that may hold backslash escapes.
-_QUOTED_ESCAPED = r'"((?:[^"\\\x00-\x1f\x7f]|\\[^\x00-\x1f\x7f])*)"'
-_HEAD = rf"{_BARE} {_BARE} {_BARE} \[([^\]\x00-\x1f\x7f]*)\] "
+_QUOTED_ESCAPED = r'"((?:[^"\\]|\\.)*)"'
+_HEAD = rf"{_BARE} {_BARE} {_BARE} \[([^\]]*)\] "
 _TAIL = r" (\d{3}) (\d{1,19}|-) "
+# Genuine servers escape control bytes (Apache and nginx write \xNN), so a raw one means the line
+# was not written by them; NUL also could not be stored in PostgreSQL text.
+CONTROL_BYTES = bytes([*range(0x20), 0x7F])
 
 
 def _pattern(quoted: str, fields_after: int, cut_last: bool = False) -> re.Pattern[str]:
@@ -34,8 +38,8 @@ def _pattern(quoted: str, fields_after: int, cut_last: bool = False) -> re.Patte
     return re.compile(_HEAD + quoted + _TAIL + " ".join(tail), re.ASCII)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FIELD_NAMES = ("ip", "remote_user", "time", "request", "referrer", "user_agent", "cookie")
+_COMMON_METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"))
 
 LineParser = Callable[[bytes], LogLine]
 
@@ -46,11 +50,14 @@ def make_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS) -> L
     escaped = _pattern(_QUOTED_ESCAPED, 3 if with_cookie else 2).fullmatch
     cut = _pattern(_QUOTED_ESCAPED, 3 if with_cookie else 2, cut_last=True).fullmatch
     max_line, max_field = limits.max_line_bytes, limits.max_field_chars
+    name = "combined_cookie" if with_cookie else "combined"
     time_cache_get = APACHE_TIME_CACHE.get
 
     def parse(raw: bytes) -> LogLine:
         if len(raw) > max_line:
             raise LineRejected("too_long", f"{len(raw)} bytes (limit {max_line})")
+        if len(raw.translate(None, CONTROL_BYTES)) != len(raw):
+            raise _control(raw)
         try:
             text = raw.decode()
         except UnicodeDecodeError as exc:
@@ -59,7 +66,7 @@ def make_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS) -> L
         if m is None:
             m = cut(text)
             if m is None:
-                raise _diagnose(text, with_cookie)
+                raise LineRejected("malformed", f"not a {name} line")
         if with_cookie:
             host, _ident, user, when, request, status, size, referrer, agent, cookie = m.groups()
         else:
@@ -71,7 +78,11 @@ def make_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS) -> L
         if ip is None:
             raise LineRejected("bad_ip", f"not an IP address: {host[:60]!r}")
         time = time_cache_get(when) or apache_time(when)
-        method, path, protocol = split_request(request)
+        parts = request.split(" ")
+        if len(parts) == 3 and parts[0] in _COMMON_METHODS and parts[2].startswith("HTTP/") and parts[1]:
+            method, path, protocol = parts
+        else:
+            method, path, protocol = split_request(request)
         return LogLine(
             time,
             ip,
@@ -89,9 +100,6 @@ def make_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS) -> L
     return parse
 
 
-def _diagnose(text: str, with_cookie: bool) -> LineRejected:
-    control = _CONTROL.search(text)
-    if control is not None:
-        return LineRejected("binary", f"control character {control[0]!r} at column {control.start()}")
-    expected = "combined_cookie" if with_cookie else "combined"
-    return LineRejected("malformed", f"not a {expected} line")
+def _control(raw: bytes) -> LineRejected:
+    position = next(i for i, b in enumerate(raw) if b in CONTROL_BYTES)
+    return LineRejected("binary", f"control byte 0x{raw[position]:02x} at column {position}")

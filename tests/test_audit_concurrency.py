@@ -1,0 +1,99 @@
+"""Concurrent writers (threads, and separate processes) produce one gap-free, unforked chain."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from portal import audit, checkpoints
+from portal.audit_verify import verify
+from portal.clock import Clock
+from portal.context import Ctx
+from portal.db import make_engine, session_factory, transaction
+from portal.settings import Settings, load
+from tests.conftest import Store
+
+WRITERS = 8
+APPENDS = 500
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        "PORTAL_VAR_DIR": str(settings.var_dir),
+        "PORTAL_DATABASE_URL": settings.database_url,
+        "PORTAL_SECRET_KEY": settings.secret_key.decode(),
+        "PORTAL_BASE_URL": settings.base_url,
+    }
+
+
+def append_many(env: dict[str, str], writer: int, appends: int) -> list[str]:
+    """One writer: `appends` separate transactions, each appending one entry. Returns its errors."""
+    settings = load(env)
+    engine = make_engine(settings.database_url)
+    factory = session_factory(engine)
+    errors: list[str] = []
+    clock = Clock()
+    try:
+        for i in range(appends):
+            try:
+                with transaction(factory) as session:
+                    ctx = Ctx(session=session, settings=settings, now=clock.now(), actor=f"account:{writer}")
+                    audit.record(ctx, "test.concurrent", subject_id=writer, details={"w": writer, "i": i})
+            except Exception as exc:  # collected, so the test can show every failure
+                errors.append(f"{type(exc).__name__}: {exc} / {exc.__cause__!r}")
+    finally:
+        engine.dispose()
+    return errors
+
+
+def _check(store: Store, errors: list[str], elapsed: float, mode: str) -> None:
+    assert errors == [], errors[:5]
+    assert not any("locked" in e for e in errors)
+    rows = store.scalar("SELECT count(*) FROM audit_entry")
+    assert rows == WRITERS * APPENDS
+    assert store.scalar("SELECT min(seq) FROM audit_entry") == 1
+    assert store.scalar("SELECT max(seq) FROM audit_entry") == WRITERS * APPENDS
+    with store.ctx() as ctx:
+        checkpoints.create_checkpoint(ctx)
+    public = checkpoints.load_or_create_key(store.settings.audit_key_path).public_key()
+    result = verify(store.engine, public)
+    assert result.ok, result.reason
+    assert result.count == WRITERS * APPENDS
+    per_writer = store.scalar("SELECT count(DISTINCT actor) FROM audit_entry")
+    assert per_writer == WRITERS
+    print(f"{store.kind} {mode}: {WRITERS}x{APPENDS} appends in {elapsed:.1f} s")
+
+
+@pytest.mark.slow
+def test_threads_append_gap_free(store: Store) -> None:
+    env = _env(store.settings)
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def run(writer: int) -> None:
+        found = append_many(env, writer, APPENDS)
+        with lock:
+            errors.extend(found)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(WRITERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    _check(store, errors, time.perf_counter() - started, "threads")
+
+
+@pytest.mark.slow
+def test_processes_append_gap_free(store: Store) -> None:
+    env = _env(store.settings)
+    started = time.perf_counter()
+    spawn: Any = multiprocessing.get_context("spawn")
+    with spawn.Pool(WRITERS) as pool:
+        results = pool.starmap(append_many, [(env, w, APPENDS) for w in range(WRITERS)])
+    errors = [e for found in results for e in found]
+    _check(store, errors, time.perf_counter() - started, "processes")
