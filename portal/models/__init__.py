@@ -12,8 +12,32 @@ from portal.models.accounts import (
 )
 from portal.models.audit import AuditCheckpoint, AuditDetail, AuditEntry
 from portal.models.base import metadata
+from portal.models.consent import CONSENT_FIELDS, CONSENT_VIA, Consent, ConsentEvent
+from portal.models.ingest import IngestRun, IngestSource, QuarantinedLine, UnclassifiedCookie
+from portal.models.sitedata import (
+    CatalogCookie,
+    Identifier,
+    LogRecord,
+    SearchPreference,
+    SiteAccount,
+    SubjectLink,
+)
 
 __all__ = [
+    "CONSENT_FIELDS",
+    "CONSENT_VIA",
+    "CatalogCookie",
+    "Consent",
+    "ConsentEvent",
+    "Identifier",
+    "IngestRun",
+    "IngestSource",
+    "LogRecord",
+    "QuarantinedLine",
+    "SearchPreference",
+    "SiteAccount",
+    "SubjectLink",
+    "UnclassifiedCookie",
     "ROLES",
     "STAFF_ROLES",
     "Account",

@@ -1,0 +1,116 @@
+"""What the site holds about people: the cookie catalog, identifiers, site accounts, log records,
+search preferences. Written by ingest, read by self-service, export and erasure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from portal.models.base import metadata  # noqa: F401  (naming convention first)
+
+
+class CatalogCookie(SQLModel, table=True):
+    """The site's cookie catalog: only cookies listed here are ever stored."""
+
+    __tablename__ = "cookie_catalog"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True)
+    # Comma-separated subset of essential, personalization, marketing, analytics.
+    purposes: str = Field(max_length=100)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    lifetime_days: int | None = None
+    identifies_browser: bool = False
+    decoder: str | None = Field(default=None, max_length=32)
+    updated_at: datetime
+
+
+class Identifier(SQLModel, table=True):
+    """A strong key tying data to a subject: a catalogued cookie value or a site user id.
+
+    Never an IP address. `value_hash` (HMAC under the server secret) is what lookups use.
+    """
+
+    __tablename__ = "identifier"
+    __table_args__ = (UniqueConstraint("kind", "name", "value_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # "cookie" | "site_user"
+    name: str = Field(default="", max_length=128)  # cookie name; "" for site user ids
+    value_hash: str = Field(max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    subject_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, index=True)
+    )
+    first_seen: datetime
+    last_seen: datetime
+    set_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_user_agent: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class SiteAccount(SQLModel, table=True):
+    """An account on the site (from its `account` events). The email is kept only as a keyed hash."""
+
+    __tablename__ = "site_account"
+    id: int | None = Field(default=None, primary_key=True)
+    site_user_id: str = Field(max_length=128, unique=True)
+    email_hash: str = Field(max_length=64, index=True)
+    adult_verified: bool = False
+    subject_id: int = Field(sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, index=True))
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubjectLink(SQLModel, table=True):
+    """Why two subjects became one (union-find merges), for the person and for staff."""
+
+    __tablename__ = "subject_link"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, index=True))
+    merged_id: int = Field(sa_column=Column(Integer, nullable=False))
+    reason: str = Field(max_length=200)
+    at: datetime
+
+
+class LogRecord(SQLModel, table=True):
+    """One parsed access-log line. `subject_id` is set only through strong identifiers it carried."""
+
+    __tablename__ = "log_record"
+    __table_args__ = (
+        UniqueConstraint("source_id", "line_no"),
+        Index("ix_log_record_subject_at", "subject_id", "at", "id"),
+        Index("ix_log_record_at", "at"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    source_id: int = Field(sa_column=Column(Integer, ForeignKey("ingest_source.id"), nullable=False))
+    line_no: int = Field(sa_column=Column(BigInteger, nullable=False))
+    subject_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("subject.id"), nullable=True))
+    at: datetime
+    ip: str = Field(max_length=45)
+    method: str | None = Field(default=None, max_length=32)
+    path: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    protocol: str | None = Field(default=None, max_length=16)
+    status: int
+    bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    referrer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    referrer_domain: str | None = Field(default=None, max_length=253)
+    user_agent: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    site: str = Field(default="", max_length=64)
+    # Catalogued cookies the request carried, as JSON {name: value}; uncatalogued ones are never kept.
+    cookies: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class SearchPreference(SQLModel, table=True):
+    """A search term recorded about a subject, from the preference cookie or a search-engine referrer."""
+
+    __tablename__ = "search_preference"
+    __table_args__ = (UniqueConstraint("subject_id", "term", "source", "engine"),)
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, index=True))
+    term: str = Field(max_length=200)
+    source: str = Field(max_length=16)  # "cookie" | "referrer"
+    engine: str = Field(default="", max_length=32)
+    first_seen: datetime
+    last_seen: datetime
+    times: int = 1
