@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import rfc8785  # noqa: E402
 
 from portal import audit, merkle, migrations  # noqa: E402
-from portal.audit_verify import _AT_SQL, _snapshot, verify  # noqa: E402
+from portal.audit_verify import _AT_SQL, ENTRY_SQL, _snapshot, verify  # noqa: E402
 from portal.checkpoints import load_or_create_key, make_body, sign  # noqa: E402
 from portal.db import make_engine  # noqa: E402
 from portal.settings import load  # noqa: E402
@@ -111,21 +111,17 @@ def canonical_prev(canonical: bytes) -> str:
 
 def baseline(engine: object, full_row: bool, batch: int = 20_000) -> int:
     """One sha256 per stored canonical, read in the verifier's batches from the same snapshot."""
-    cols = (
-        (
-            f"e.seq, {_AT_SQL['sqlite']}, e.actor, e.action, e.subject_ref, e.details_sha256, e.prev_hash, "
-            "e.entry_hash, e.canonical, d.salt, d.details"
-        )
-        if full_row
-        else "e.seq, e.canonical"
-    )
-    join = "LEFT JOIN audit_detail d ON d.seq = e.seq " if full_row else ""
-    sql = f"SELECT {cols} FROM audit_entry e {join}WHERE e.seq > ? ORDER BY e.seq LIMIT {batch}"
+    if full_row:
+        sql = ENTRY_SQL.replace("AT_TEXT", _AT_SQL["sqlite"])
+        params: tuple[int, ...] = (batch,)
+    else:
+        sql = "SELECT seq, canonical FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT ?"
+        params = (batch,)
     sha256 = hashlib.sha256
     seen, last = 0, 0
     with _snapshot(engine) as (cur, _ph):  # type: ignore[arg-type]
         while True:
-            cur.execute(sql, (last,))
+            cur.execute(sql, (last, *params))
             rows = cur.fetchall()
             if not rows:
                 return seen

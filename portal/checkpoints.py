@@ -230,7 +230,9 @@ def compute_root(session: Session, size: int) -> bytes:
         cached = _compact.get(key)
     if cached and cached[0] <= size:
         cached_size, cached_leaf, cached_builder = cached
-        last = session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == cached_size))
+        last = session.execute(
+            text("SELECT entry_hash FROM audit_entry WHERE seq = :s"), {"s": cached_size}
+        ).scalar()
         if cached_size == 0 or last == cached_leaf:
             builder = cached_builder.copy()
     start = builder.size

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal import mail, sessions, throttle
+from portal import checkpoints, mail, sessions, throttle
 from portal.clock import Clock
 from portal.context import Ctx
 from portal.db import transaction
@@ -18,9 +18,5 @@ def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
         throttle.purge_expired(ctx)
     with transaction(factory) as session:
         mail.deliver_pending(Ctx(session=session, settings=settings, now=clock.now()))
-    try:
-        from portal import checkpoints
-    except ImportError:  # the audit checkpoint module arrives with the audit log
-        return
     with transaction(factory) as session:
-        checkpoints.checkpoint_if_due(Ctx(session=session, settings=settings, now=clock.now()))
+        checkpoints.checkpoint_if_due(Ctx(session=session, settings=settings, now=clock.now()), max_age_seconds=60)

@@ -51,6 +51,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Ed25519 private key that signs audit checkpoints; default VAR_DIR/audit-ed25519.key.",
     ),
     Setting("PORTAL_AUDIT_ORIGIN", "", "Origin line of signed checkpoints; default: the base URL's host."),
+    Setting("PORTAL_ID_COOKIE", "site_id", "Name of the site's identification cookie (written at login)."),
+    Setting("PORTAL_PREF_COOKIE", "search_pref", "Name of the site's search-preference cookie."),
+    Setting(
+        "PORTAL_COOKIE_DOMAIN",
+        "",
+        "The site's cookie domain when the portal shares it (e.g. .example.com); lets the portal "
+        "clear the preference cookie. Empty: not shared.",
+    ),
+    Setting("PORTAL_LOG_RETENTION_DAYS", "180", "Log records older than this are deleted."),
+    Setting(
+        "PORTAL_IP_MASK_DAYS",
+        "30",
+        "IPs of log records linked to nobody are masked (IPv4 /16, IPv6 /48) after this; 0: never.",
+    ),
     Setting("PORTAL_DEMO", "0", "1 enables demo mode (demo logins on the login page, /demo-site/)."),
 )
 
@@ -69,6 +83,11 @@ class Settings:
     audit_key_path: Path
     audit_origin: str
     demo: bool
+    id_cookie: str = "site_id"
+    pref_cookie: str = "search_pref"
+    cookie_domain: str = ""
+    log_retention_days: int = 180
+    ip_mask_days: int = 30
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -128,6 +147,22 @@ def _database_url(raw: str, var_dir: Path) -> str:
     return raw
 
 
+def _cookie_name(env: str, raw: str) -> str:
+    if not raw or any(c in raw for c in ";=, \t\"") or len(raw) > 128:
+        raise ConfigError(f"{env} must be a cookie name, not {raw!r}")
+    return raw
+
+
+def _days(env: str, raw: str, minimum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{env} must be a whole number of days, not {raw!r}") from None
+    if not minimum <= value <= 36500:
+        raise ConfigError(f"{env} must be between {minimum} and 36500")
+    return value
+
+
 def _smtp_url(raw: str) -> str:
     if raw and urlsplit(raw).scheme not in ("smtp", "smtps"):
         raise ConfigError("PORTAL_SMTP_URL must start with smtp:// or smtps://")
@@ -152,6 +187,11 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         audit_key_path=Path(env.get("PORTAL_AUDIT_KEY_PATH") or var_dir / "audit-ed25519.key"),
         audit_origin=env.get("PORTAL_AUDIT_ORIGIN") or urlsplit(base_url).netloc,
         demo=_bool("PORTAL_DEMO", get("PORTAL_DEMO")),
+        id_cookie=_cookie_name("PORTAL_ID_COOKIE", get("PORTAL_ID_COOKIE")),
+        pref_cookie=_cookie_name("PORTAL_PREF_COOKIE", get("PORTAL_PREF_COOKIE")),
+        cookie_domain=env.get("PORTAL_COOKIE_DOMAIN", ""),
+        log_retention_days=_days("PORTAL_LOG_RETENTION_DAYS", get("PORTAL_LOG_RETENTION_DAYS"), 1),
+        ip_mask_days=_days("PORTAL_IP_MASK_DAYS", get("PORTAL_IP_MASK_DAYS"), 0),
     )
     values.update(overrides)
     return Settings(**values)

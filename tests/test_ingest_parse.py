@@ -347,3 +347,32 @@ def test_detect_on_the_real_log() -> None:
     with shared_log().open("rb") as f:
         head = [next(f) for _ in range(20)]
     assert detect_format(head) == "combined"
+
+
+# --- times ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-03-01T10:00:00Z", datetime(2024, 3, 1, 10, tzinfo=UTC)),
+        ("2024-03-01T10:00:00.250-05:00", datetime(2024, 3, 1, 15, 0, 0, 250_000, tzinfo=UTC)),
+        ("[01/Mar/2024:10:00:00 +0100]", datetime(2024, 3, 1, 9, tzinfo=UTC)),
+        (1709287200, datetime(2024, 3, 1, 10, tzinfo=UTC)),
+        ("1709287200.5", datetime(2024, 3, 1, 10, 0, 0, 500_000, tzinfo=UTC)),
+    ],
+)
+def test_json_times(value: object, expected: datetime) -> None:
+    from portal.ingest.times import any_time
+
+    assert any_time(value) == expected
+    assert any_time(value) == expected  # and again from the cache
+
+
+@pytest.mark.parametrize("value", [True, 1e20, -1, float("nan"), "", "x" * 100, "2024-13-01T00:00:00Z", [1]])
+def test_bad_json_times(value: object) -> None:
+    from portal.ingest.times import any_time
+
+    with pytest.raises(LineRejected) as caught:
+        any_time(value)
+    assert caught.value.rejection.reason == "bad_time"

@@ -14,7 +14,15 @@ import pytest
 
 from portal.ingest.formats import detect_format, log_parser, parse_lines
 from portal.ingest.rejections import Rejection
-from portal.ingest.sources import SourceError, compare, file_identity, find_rotated, open_source, read_lines
+from portal.ingest.sources import (
+    SourceError,
+    compare,
+    file_identity,
+    find_rotated,
+    open_source,
+    read_lines,
+    sniff,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_LOG = REPO.parent / "shared" / "data" / "apache_combined_10k.log"
@@ -37,6 +45,17 @@ def test_numbers_offsets_and_terminators() -> None:
         (4, 10, b"last", False),
     ]
     assert lines[1].end_offset == 9 and lines[3].end_offset == len(data)
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_line() -> None:
+    first, second = read_lines(io.BytesIO(b"\xef\xbb\xbf" + LINE + b"\n" + LINE + b"\n"))
+    assert (first.offset, first.data, first.end_offset) == (3, LINE, 3 + len(LINE) + 1)
+    assert (second.offset, second.data) == (3 + len(LINE) + 1, LINE)
+    long_first = list(read_lines(io.BytesIO(b"\xef\xbb\xbf" + b"x" * 20 + b"\nok\n"), max_line_bytes=10))
+    assert [(x.number, x.offset, x.length, x.too_long) for x in long_first] == [
+        (1, 3, 20, True),
+        (2, 24, 2, False),
+    ]
 
 
 def test_resume_from_an_offset() -> None:
@@ -99,10 +118,11 @@ def test_stdin_of_a_real_process(compress: bool) -> None:
         "import sys\n"
         "from portal.ingest.sources import open_source, read_lines\n"
         "from portal.ingest.formats import detect_format, log_parser, parse_lines\n"
+        "from portal.ingest.sources import sniff\n"
         "with open_source('-') as f:\n"
-        "    lines = list(read_lines(f))\n"
-        "fmt = detect_format(x.data for x in lines[:20])\n"
-        "results = [r for _, r in parse_lines(lines, log_parser(fmt))]\n"
+        "    head, lines = sniff(read_lines(f), 20)\n"
+        "    fmt = detect_format(x.data for x in head)\n"
+        "    results = [r for _, r in parse_lines(lines, log_parser(fmt))]\n"
         "print(fmt, len(results), sum(not hasattr(r, 'ip') for r in results))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -116,6 +136,13 @@ def test_stdin_of_a_real_process(compress: bool) -> None:
         check=True,
     )
     assert done.stdout.decode().split() == ["combined", "10000", "0"]
+
+
+def test_sniff_gives_the_head_and_still_every_line() -> None:
+    stream = io.BytesIO(b"".join(b"%d\n" % i for i in range(100)))
+    head, lines = sniff(read_lines(stream), 10)
+    assert [x.data for x in head] == [b"%d" % i for i in range(10)]
+    assert [x.number for x in lines] == list(range(1, 101))
 
 
 def test_corrupt_gzip_is_a_source_error(tmp_path: Path) -> None:

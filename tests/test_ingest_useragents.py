@@ -37,3 +37,8 @@ from portal.ingest.useragents import describe_user_agent
 )
 def test_describe_user_agent(ua: str | None, words: str) -> None:
     assert describe_user_agent(ua) == words
+
+
+def test_a_huge_user_agent_is_described_from_its_start() -> None:
+    ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/121.0 " + "x" * 20_000
+    assert describe_user_agent(ua) == "Firefox 121 on Windows"

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 17:58:23.007247
+Create Date: 2026-11-26 18:01:46.934251
 """
 
 from __future__ import annotations
@@ -139,6 +139,18 @@ def upgrade() -> None:
         batch_op.create_index('ix_log_record_at', ['at'], unique=False)
         batch_op.create_index('ix_log_record_subject_at', ['subject_id', 'at', 'id'], unique=False)
 
+    op.create_table('promo_email',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('list', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('campaign', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['subject_id'], ['subject.id'], name=op.f('fk_promo_email_subject_id_subject')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_promo_email'))
+    )
+    with op.batch_alter_table('promo_email', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_promo_email_subject_id'), ['subject_id'], unique=False)
+
     op.create_table('quarantined_line',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=True),
@@ -221,6 +233,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_quarantined_line_run_id'))
 
     op.drop_table('quarantined_line')
+    with op.batch_alter_table('promo_email', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_promo_email_subject_id'))
+
+    op.drop_table('promo_email')
     with op.batch_alter_table('log_record', schema=None) as batch_op:
         batch_op.drop_index('ix_log_record_subject_at')
         batch_op.drop_index('ix_log_record_at')

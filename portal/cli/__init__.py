@@ -7,6 +7,7 @@ import sys
 import click
 
 from portal import __version__
+from portal.cli.audit import audit
 from portal.cli.common import cli_ctx, friendly_errors, open_store
 from portal.errors import ConfigError
 from portal.settings import describe
@@ -126,18 +127,4 @@ def demo() -> None:
         click.echo(f"  {login.role:<6} {login.email:<28} {login.password}  {login.note}")
 
 
-def _add_optional_groups() -> None:
-    """Areas that bring their own command group register it here."""
-    import importlib
-
-    for module, name in (("portal.cli.audit", "audit"),):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        main.add_command(getattr(mod, name))
-
-
-_add_optional_groups()
+main.add_command(audit)

@@ -7,7 +7,7 @@ next to the raw line, so one bad line never stops a run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from portal.errors import PortalError
 
@@ -27,7 +27,7 @@ Reason = Literal[
     "parser_error",  # a bug in a parser, caught so the run goes on
 ]
 
-REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
+REASONS: tuple[str, ...] = get_args(Reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,11 +52,20 @@ def _host(referrer: str) -> tuple[SplitResult, str] | None:
     return parts, host.rstrip(".")
 
 
-@lru_cache(maxsize=16_384)
 def referrer_domain(referrer: str | None) -> str | None:
     """Lower-cased host without port and without a leading `www.`; None for `-`, empty or no host."""
     if not referrer or referrer == "-":
         return None
+    # Cache the usual (short) referrers only, so hostile 8 KiB ones cannot fill memory.
+    return _cached_domain(referrer) if len(referrer) <= 1024 else _domain(referrer)
+
+
+@lru_cache(maxsize=8_192)
+def _cached_domain(referrer: str) -> str | None:
+    return _domain(referrer)
+
+
+def _domain(referrer: str) -> str | None:
     found = _host(referrer)
     if found is None:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import os
 import sys
 import zlib
@@ -23,6 +24,7 @@ from portal.errors import PortalError
 from portal.ingest.rejections import DEFAULT_LIMITS
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 FINGERPRINT_BYTES = 4096
 _DRAIN_CHUNK = 64 * 1024
 
@@ -73,13 +75,17 @@ def read_lines(
             if not chunk:
                 return
             size = len(chunk)
+            full = size == limit
+            if offset == 0 and chunk.startswith(UTF8_BOM):
+                # An encoding mark some Windows tools write, not data; offsets still count its bytes.
+                chunk, offset, size = chunk[3:], 3, size - 3
             if chunk.endswith(b"\n"):
                 data = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
                 if len(data) > max_line_bytes:
                     yield RawLine(number, offset, data[:max_line_bytes], len(data), True, size)
                 else:
                     yield RawLine(number, offset, data, len(data), True, size)
-            elif size < limit:
+            elif not full:
                 yield RawLine(number, offset, chunk, size, False, size)
             else:
                 size, terminator = _drain(readline, chunk)
@@ -88,6 +94,15 @@ def read_lines(
             offset += size
     except (OSError, EOFError, zlib.error) as exc:
         raise SourceError(f"cannot read past line {number - 1} (byte {offset}): {exc}") from exc
+
+
+def sniff(lines: Iterator[RawLine], count: int = 50) -> tuple[list[RawLine], Iterator[RawLine]]:
+    """The first `count` lines (for `detect_format`) and an iterator that still yields every line.
+
+    Works on stdin too, which cannot be rewound.
+    """
+    head = list(itertools.islice(lines, count))
+    return head, itertools.chain(head, lines)
 
 
 def _drain(readline: Callable[[int], bytes], chunk: bytes) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """Log timestamps to UTC-aware datetimes, fast.
 
-Access logs repeat the same second on many lines, so `apache_time` keeps a bounded cache keyed
-by the exact text; a miss costs one small regex, never `strptime`.
+Access logs repeat the same second on many lines, so both functions keep a bounded cache keyed
+by the exact text; a miss costs one small regex (or `fromisoformat`), never `strptime`.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def _parse_apache(text: str) -> datetime:
         raise LineRejected("bad_time", f"{exc}: {text[:40]!r}") from None
 
 
+_text_cache: dict[str, datetime] = {}
+
+
 def any_time(value: object) -> datetime:
     """A JSON time: ISO 8601 with offset, Apache/nginx local time, or epoch seconds (int, float, digits).
 
@@ -64,6 +67,17 @@ def any_time(value: object) -> datetime:
         return _epoch(float(value))
     if not isinstance(value, str) or not value or len(value) > 64:
         raise LineRejected("bad_time", f"not a time: {str(value)[:40]!r}")
+    cached = _text_cache.get(value)
+    if cached is not None:
+        return cached
+    parsed = _text_time(value)
+    if len(_text_cache) >= _CACHE_MAX:
+        _text_cache.clear()
+    _text_cache[value] = parsed
+    return parsed
+
+
+def _text_time(value: str) -> datetime:
     if value[0].isdigit() and value.replace(".", "", 1).isdigit() and value.isascii():
         return _epoch(float(value))
     if "/" in value:

@@ -33,9 +33,7 @@ class Account(SQLModel, table=True):
     email: str = Field(max_length=254, unique=True)
     password_hash: str = Field(max_length=255)
     role: str = Field(default="user", max_length=16)
-    subject_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, unique=True)
-    )
+    subject_id: int = Field(sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, unique=True))
     created_at: datetime
     email_verified_at: datetime | None = None
     password_changed_at: datetime
@@ -53,9 +51,7 @@ class WebSession(SQLModel, table=True):
     id_hash: str = Field(primary_key=True, max_length=64)
     account_id: int | None = Field(
         default=None,
-        sa_column=Column(
-            Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=True, index=True
-        ),
+        sa_column=Column(Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=True, index=True),
     )
     created_at: datetime
     last_seen_at: datetime
@@ -73,9 +69,7 @@ class LinkToken(SQLModel, table=True):
     __tablename__ = "link_token"
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True
-        )
+        sa_column=Column(Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True)
     )
     purpose: str = Field(max_length=16)  # "verify" | "reset"
     token_hash: str = Field(max_length=64, unique=True)

@@ -29,9 +29,7 @@ class AuditDetail(SQLModel, table=True):
     """Details of an entry, kept apart so erasure can blank them and the chain still verifies."""
 
     __tablename__ = "audit_detail"
-    seq: int = Field(
-        sa_column=Column(Integer, ForeignKey("audit_entry.seq"), primary_key=True)
-    )
+    seq: int = Field(sa_column=Column(Integer, ForeignKey("audit_entry.seq"), primary_key=True))
     # Random salt hashed with the details, so a blanked entry's hash cannot be brute-forced back.
     salt: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     details: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -49,8 +49,16 @@ class QuarantinedLine(SQLModel, table=True):
 
     __tablename__ = "quarantined_line"
     id: int | None = Field(default=None, primary_key=True)
-    run_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("ingest_run.id", ondelete="SET NULL"), nullable=True, index=True))
-    source_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("ingest_source.id", ondelete="SET NULL"), nullable=True))
+    run_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("ingest_run.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
+    source_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("ingest_source.id", ondelete="SET NULL"), nullable=True),
+    )
     path: str = Field(sa_column=Column(Text, nullable=False))
     line_no: int = Field(sa_column=Column(BigInteger, nullable=False))
     reason: str = Field(max_length=32)

@@ -39,9 +39,7 @@ class Identifier(SQLModel, table=True):
     name: str = Field(default="", max_length=128)  # cookie name; "" for site user ids
     value_hash: str = Field(max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))
-    subject_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, index=True)
-    )
+    subject_id: int = Field(sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, index=True))
     first_seen: datetime
     last_seen: datetime
     set_at: datetime | None = None
@@ -82,10 +80,14 @@ class LogRecord(SQLModel, table=True):
         Index("ix_log_record_subject_at", "subject_id", "at", "id"),
         Index("ix_log_record_at", "at"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
     source_id: int = Field(sa_column=Column(Integer, ForeignKey("ingest_source.id"), nullable=False))
     line_no: int = Field(sa_column=Column(BigInteger, nullable=False))
-    subject_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("subject.id"), nullable=True))
+    subject_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("subject.id"), nullable=True)
+    )
     at: datetime
     ip: str = Field(max_length=45)
     method: str | None = Field(default=None, max_length=32)
@@ -114,3 +116,14 @@ class SearchPreference(SQLModel, table=True):
     first_seen: datetime
     last_seen: datetime
     times: int = 1
+
+
+class PromoEmail(SQLModel, table=True):
+    """A promotional email the site reports having sent (its `email_sent` events)."""
+
+    __tablename__ = "promo_email"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(sa_column=Column(Integer, ForeignKey("subject.id"), nullable=False, index=True))
+    list: str = Field(max_length=100)
+    campaign: str = Field(max_length=200)
+    at: datetime

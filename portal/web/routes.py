@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
-from portal.web import auth, pages
+from portal.web import auth, pages, receipts
 from portal.web.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
@@ -25,6 +25,7 @@ routes: list[BaseRoute] = [
     Route("/account", auth.account_home, name="account.home", methods=GET),
     Route("/account/password", auth.change_password, name="account.password", methods=FORM),
     Route("/staff", pages.staff_home, name="staff.home", methods=GET),
+    *receipts.ROUTES,
     Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
 ]
 

@@ -1,0 +1,368 @@
+"""Writing one batch of parsed access-log lines: link to subjects, then bulk insert, in one transaction.
+
+This is the hot path of ingest, so it speaks SQLAlchemy Core (and COPY on PostgreSQL) with whole
+batches, never an ORM object per row. Identifier lookups are cached across batches.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from portal import identity
+from portal.context import Ctx
+from portal.ingest.cookies import CookieCatalog, split_cookies
+from portal.ingest.logline import LogLine
+from portal.ingest.searchterms import referrer_domain, search_term
+from portal.models import (
+    Consent,
+    Identifier,
+    LogRecord,
+    QuarantinedLine,
+    SearchPreference,
+    UnclassifiedCookie,
+)
+
+LOG_TABLE: Table = LogRecord.__table__  # type: ignore[attr-defined]
+LOG_COLUMNS = (
+    "source_id", "line_no", "subject_id", "at", "ip", "method", "path", "protocol", "status",
+    "bytes", "referrer", "referrer_domain", "user_agent", "site", "cookies",
+)  # fmt: skip
+IN_CHUNK = 500
+QUARANTINE_RAW_BYTES = 4096
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A parsed line with everything computed that needs no database."""
+
+    line_no: int
+    line: LogLine
+    path: str | None
+    cookies: list[tuple[str, str]]
+    unclassified: list[str]
+    term: tuple[str, str] | None
+    referrer_domain: str | None
+
+
+def prepare(line_no: int, line: LogLine, catalog: CookieCatalog, redact: Any) -> Prepared:
+    split = split_cookies(line.cookie, catalog) if line.cookie else None
+    return Prepared(
+        line_no,
+        line,
+        redact(line.path, catalog),
+        split.catalogued if split else [],
+        split.uncatalogued_names if split else [],
+        search_term(line.referrer) if line.referrer else None,
+        referrer_domain(line.referrer) if line.referrer else None,
+    )
+
+
+@dataclass
+class Quarantined:
+    line_no: int
+    reason: str
+    detail: str
+    raw: bytes
+    length: int
+
+
+@dataclass
+class BatchResult:
+    stored: int = 0
+    rejected: int = 0
+    new_subjects: int = 0
+    merges: int = 0
+    preferences: int = 0
+
+
+@dataclass
+class IdentifierCache:
+    """(cookie name, value) → [identifier id, subject id]; survives across batches of one run."""
+
+    hashes: dict[tuple[str, str], str] = field(default_factory=dict)
+    known: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def hash_of(self, ctx: Ctx, name: str, value: str) -> str:
+        key = (name, value)
+        digest = self.hashes.get(key)
+        if digest is None:
+            if len(self.hashes) > 200_000:  # keep memory flat on huge runs
+                self.hashes.clear()
+                self.known.clear()
+            digest = self.hashes[key] = identity.value_hash(ctx, "cookie", name, value)
+        return digest
+
+
+def write_batch(
+    ctx: Ctx,
+    *,
+    source_id: int,
+    site: str,
+    lines: Sequence[Prepared],
+    rejected: Sequence[Quarantined],
+    path: str,
+    run_id: int | None,
+    cache: IdentifierCache,
+) -> BatchResult:
+    result = BatchResult()
+    subjects = _link(ctx, lines, cache, result)
+    _insert_records(ctx.session, source_id, site, lines, subjects)
+    result.stored = len(lines)
+    result.preferences = _record_preferences(ctx, lines, subjects)
+    _count_unclassified(ctx, lines)
+    if rejected:
+        ctx.session.execute(
+            insert(QuarantinedLine),
+            [
+                {
+                    "run_id": run_id,
+                    "source_id": source_id,
+                    "path": path,
+                    "line_no": q.line_no,
+                    "reason": q.reason,
+                    "detail": q.detail[:500],
+                    "raw": q.raw[:QUARANTINE_RAW_BYTES],
+                    "raw_length": q.length,
+                    "at": ctx.now,
+                }
+                for q in rejected
+            ],
+        )
+    result.rejected = len(rejected)
+    return result
+
+
+def _link(
+    ctx: Ctx, lines: Sequence[Prepared], cache: IdentifierCache, result: BatchResult
+) -> list[int | None]:
+    """The subject of each line, creating and merging subjects as its identifiers require."""
+    wanted = {(n, v) for p in lines for n, v in p.cookies if (n, v) not in cache.known}
+    _load_known(ctx, wanted, cache)
+    subjects: list[int | None] = []
+    new_idents: dict[tuple[str, str], dict[str, Any]] = {}
+    seen: dict[int, tuple[datetime, str | None]] = {}
+    for p in lines:
+        if not p.cookies:
+            subjects.append(None)
+            continue
+        owners = {cache.known[k][1] for k in p.cookies if k in cache.known}
+        if not owners:
+            subject = identity.new_subject(ctx, "browser")
+            result.new_subjects += 1
+        else:
+            subject = min(owners)
+            for other in owners - {subject}:
+                merged = identity.merge(ctx, subject, other, "cookies seen together in one request")
+                if isinstance(merged, identity.MergeRefused):
+                    continue  # two known people: each keeps their own data
+                result.merges += 1
+                loser = other if merged == subject else subject
+                for entry in cache.known.values():
+                    if entry[1] == loser:
+                        entry[1] = merged
+                subject = merged
+        at, ua = p.line.time, p.line.user_agent
+        for key in p.cookies:
+            entry = cache.known.get(key)
+            if entry is None:
+                row = new_idents.get(key)
+                if row is None:
+                    new_idents[key] = {
+                        "kind": "cookie",
+                        "name": key[0],
+                        "value_hash": cache.hash_of(ctx, *key),
+                        "value": key[1],
+                        "subject_id": subject,
+                        "first_seen": at,
+                        "last_seen": at,
+                        "last_user_agent": ua,
+                    }
+                elif at >= row["last_seen"]:
+                    row["last_seen"], row["last_user_agent"] = at, ua
+            elif entry[0] not in seen or at >= seen[entry[0]][0]:
+                seen[entry[0]] = (at, ua)
+        subjects.append(subject)
+    if new_idents:
+        ctx.session.execute(insert(Identifier), list(new_idents.values()))
+        _load_known(ctx, set(new_idents), cache)
+    if seen:
+        table: Table = Identifier.__table__  # type: ignore[attr-defined]
+        from sqlalchemy import bindparam
+
+        ctx.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("ident_id"), table.c.last_seen < bindparam("ls"))
+            .values(last_seen=bindparam("ls"), last_user_agent=bindparam("ua")),
+            [{"ident_id": i, "ls": at, "ua": ua} for i, (at, ua) in seen.items()],
+            execution_options={"synchronize_session": False},
+        )
+    # Subjects may have merged after a line took its subject: resolve once more at the end.
+    return [None if s is None else _final(cache, s) for s in subjects]
+
+
+def _final(cache: IdentifierCache, subject: int) -> int:
+    return subject  # merges above rewrite the cache in place; kept as a seam for clarity
+
+
+def _load_known(ctx: Ctx, keys: Iterable[tuple[str, str]], cache: IdentifierCache) -> None:
+    keys = list(keys)
+    if not keys:
+        return
+    by_hash = {cache.hash_of(ctx, n, v): (n, v) for n, v in keys}
+    hashes = list(by_hash)
+    for i in range(0, len(hashes), IN_CHUNK):
+        rows = ctx.session.execute(
+            select(Identifier.id, Identifier.name, Identifier.value_hash, Identifier.subject_id).where(
+                Identifier.kind == "cookie",
+                Identifier.value_hash.in_(hashes[i : i + IN_CHUNK]),  # type: ignore[attr-defined]
+            )
+        ).all()
+        for ident_id, name, digest, subject_id in rows:
+            key = by_hash.get(digest)
+            if key is not None and key[0] == name:
+                cache.known[key] = [ident_id, subject_id]
+
+
+def _insert_records(
+    session: Session, source_id: int, site: str, lines: Sequence[Prepared], subjects: Sequence[int | None]
+) -> None:
+    rows = [
+        (
+            source_id,
+            p.line_no,
+            subject,
+            p.line.time,
+            p.line.ip,
+            p.line.method,
+            p.path,
+            p.line.protocol,
+            p.line.status,
+            p.line.bytes,
+            p.line.referrer,
+            p.referrer_domain,
+            p.line.user_agent,
+            site,
+            json.dumps(dict(p.cookies), separators=(",", ":")) if p.cookies else None,
+        )
+        for p, subject in zip(lines, subjects, strict=True)
+    ]
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        copy_rows(session, "log_record", LOG_COLUMNS, rows)
+    else:
+        session.execute(insert(LOG_TABLE), [dict(zip(LOG_COLUMNS, r, strict=True)) for r in rows])
+
+
+def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL COPY through psycopg 3: several times faster than INSERT for bulk loads."""
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(row)
+
+
+def _consented(ctx: Ctx, subjects: set[int]) -> set[int]:
+    """Subjects for whom personalization is on (no consent row means the site's default: on)."""
+    revoked: set[int] = set()
+    ids = list(subjects)
+    for i in range(0, len(ids), IN_CHUNK):
+        revoked.update(
+            ctx.session.scalars(
+                select(Consent.subject_id).where(
+                    Consent.subject_id.in_(ids[i : i + IN_CHUNK]),
+                    Consent.personalization.is_(False),  # type: ignore[attr-defined]
+                )
+            )
+        )
+    return subjects - revoked
+
+
+def _record_preferences(ctx: Ctx, lines: Sequence[Prepared], subjects: Sequence[int | None]) -> int:
+    from portal.ingest.cookies import decode_search_pref
+
+    found: dict[tuple[int, str, str, str], list[Any]] = {}
+    pref_name = ctx.settings.pref_cookie
+
+    def note(key: tuple[int, str, str, str], at: datetime) -> None:
+        entry = found.get(key)
+        if entry is None:
+            found[key] = [at, at, 1]
+        else:
+            entry[0], entry[1], entry[2] = min(entry[0], at), max(entry[1], at), entry[2] + 1
+
+    for p, subject in zip(lines, subjects, strict=True):
+        if subject is None:
+            continue  # a search by nobody we can name stays in the log record only
+        if p.term:
+            note((subject, p.term[1][:200], "referrer", p.term[0]), p.line.time)
+        for name, value in p.cookies:
+            if name == pref_name:
+                for term in decode_search_pref(value):
+                    note((subject, term[:200], "cookie", ""), p.line.time)
+    if not found:
+        return 0
+    allowed = _consented(ctx, {k[0] for k in found})
+    rows = [
+        {
+            "subject_id": s,
+            "term": t,
+            "source": src,
+            "engine": eng,
+            "first_seen": v[0],
+            "last_seen": v[1],
+            "times": v[2],
+        }
+        for (s, t, src, eng), v in found.items()
+        if s in allowed
+    ]
+    if rows:
+        upsert(
+            ctx.session,
+            SearchPreference.__table__,  # type: ignore[attr-defined]
+            rows,
+            ("subject_id", "term", "source", "engine"),
+            lambda ex, t: {"last_seen": ex.last_seen, "times": t.c.times + ex.times},
+        )
+    return len(rows)
+
+
+def _count_unclassified(ctx: Ctx, lines: Sequence[Prepared]) -> None:
+    counts: dict[str, list[Any]] = {}
+    for p in lines:
+        for name in p.unclassified:
+            entry = counts.get(name[:128])
+            if entry is None:
+                counts[name[:128]] = [1, p.line.time, p.line.time]
+            else:
+                entry[0] += 1
+                entry[1], entry[2] = min(entry[1], p.line.time), max(entry[2], p.line.time)
+    if counts:
+        upsert(
+            ctx.session,
+            UnclassifiedCookie.__table__,  # type: ignore[attr-defined]
+            [
+                {"name": n, "seen": c, "first_seen": f, "last_seen": last}
+                for n, (c, f, last) in counts.items()
+            ],
+            ("name",),
+            lambda ex, t: {"seen": t.c.seen + ex.seen, "last_seen": ex.last_seen},
+        )
+
+
+def upsert(
+    session: Session, table: Table, rows: list[dict[str, Any]], keys: Sequence[str], values: Any
+) -> None:
+    """INSERT … ON CONFLICT DO UPDATE on both stores (the two dialects share this API)."""
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values(stmt.excluded, table))
+    session.execute(stmt, rows)
