@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -147,56 +147,70 @@ def _link(
     wanted = {(n, v) for p in lines for n, v in p.cookies if (n, v) not in cache.known}
     _load_known(ctx, wanted, cache)
     subjects: list[int | None] = []
-    new_idents: dict[tuple[str, str], dict[str, Any]] = {}
+    pending: dict[tuple[str, str], dict[str, Any]] = {}  # identifiers first seen in this batch
     seen: dict[int, tuple[datetime, str | None]] = {}
+    moved: dict[int, int] = {}  # subjects merged away during this batch → where they went
+    id_cookie = ctx.settings.id_cookie
+
+    def owner(key: tuple[str, str]) -> int | None:
+        if key in cache.known:
+            return cache.known[key][1]
+        row = pending.get(key)
+        return None if row is None else int(row["subject_id"])
+
     for p in lines:
         if not p.cookies:
             subjects.append(None)
             continue
-        owners = {cache.known[k][1] for k in p.cookies if k in cache.known}
+        owners = {o for o in map(owner, p.cookies) if o is not None}
         if not owners:
             subject = identity.new_subject(ctx, "browser")
             result.new_subjects += 1
         else:
-            subject = min(owners)
-            for other in owners - {subject}:
+            # The identification cookie speaks for the person; a shared preference cookie does not.
+            id_owner = next((owner(k) for k in p.cookies if k[0] == id_cookie and owner(k) is not None), None)
+            subject = id_owner if id_owner is not None else min(owners)
+            for other in sorted(owners - {subject}):
                 merged = identity.merge(ctx, subject, other, "cookies seen together in one request")
                 if isinstance(merged, identity.MergeRefused):
                     continue  # two known people: each keeps their own data
                 result.merges += 1
                 loser = other if merged == subject else subject
+                moved[loser] = merged
                 for entry in cache.known.values():
                     if entry[1] == loser:
                         entry[1] = merged
+                for row in pending.values():
+                    if row["subject_id"] == loser:
+                        row["subject_id"] = merged
                 subject = merged
         at, ua = p.line.time, p.line.user_agent
         for key in p.cookies:
             entry = cache.known.get(key)
-            if entry is None:
-                row = new_idents.get(key)
-                if row is None:
-                    new_idents[key] = {
-                        "kind": "cookie",
-                        "name": key[0],
-                        "value_hash": cache.hash_of(ctx, *key),
-                        "value": key[1],
-                        "subject_id": subject,
-                        "first_seen": at,
-                        "last_seen": at,
-                        "last_user_agent": ua,
-                    }
-                elif at >= row["last_seen"]:
-                    row["last_seen"], row["last_user_agent"] = at, ua
-            elif entry[0] not in seen or at >= seen[entry[0]][0]:
-                seen[entry[0]] = (at, ua)
+            if entry is not None:
+                if entry[0] not in seen or at >= seen[entry[0]][0]:
+                    seen[entry[0]] = (at, ua)
+                continue
+            row = pending.get(key)
+            if row is None:
+                pending[key] = {
+                    "kind": "cookie",
+                    "name": key[0],
+                    "value_hash": cache.hash_of(ctx, *key),
+                    "value": key[1],
+                    "subject_id": subject,
+                    "first_seen": at,
+                    "last_seen": at,
+                    "last_user_agent": ua,
+                }
+            elif at >= row["last_seen"]:
+                row["last_seen"], row["last_user_agent"] = at, ua
         subjects.append(subject)
-    if new_idents:
-        ctx.session.execute(insert(Identifier), list(new_idents.values()))
-        _load_known(ctx, set(new_idents), cache)
+    if pending:
+        ctx.session.execute(insert(Identifier), list(pending.values()))
+        _load_known(ctx, set(pending), cache)
     if seen:
         table: Table = Identifier.__table__  # type: ignore[attr-defined]
-        from sqlalchemy import bindparam
-
         ctx.session.execute(
             update(table)
             .where(table.c.id == bindparam("ident_id"), table.c.last_seen < bindparam("ls"))
@@ -204,12 +218,14 @@ def _link(
             [{"ident_id": i, "ls": at, "ua": ua} for i, (at, ua) in seen.items()],
             execution_options={"synchronize_session": False},
         )
-    # Subjects may have merged after a line took its subject: resolve once more at the end.
-    return [None if s is None else _final(cache, s) for s in subjects]
+    return [None if s is None else _follow(moved, s) for s in subjects]
 
 
-def _final(cache: IdentifierCache, subject: int) -> int:
-    return subject  # merges above rewrite the cache in place; kept as a seam for clarity
+def _follow(moved: dict[int, int], subject: int) -> int:
+    """Where a line's subject ended up after this batch's merges (earlier lines may predate a merge)."""
+    while subject in moved:
+        subject = moved[subject]
+    return subject
 
 
 def _load_known(ctx: Ctx, keys: Iterable[tuple[str, str]], cache: IdentifierCache) -> None:

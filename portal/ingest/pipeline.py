@@ -1,0 +1,320 @@
+"""`portal ingest`: read sources, parse, link and store each line exactly once.
+
+Exactly once: a source is recognised by the SHA-256 of its first 4 KiB of (decompressed) content,
+so the same file — re-read, grown, renamed by rotation, gzipped, or piped to stdin — maps to the
+same `ingest_source` row, and `copytruncate` (new content at the same path) to a new one. Each
+batch commits its rows together with the source's new line count and byte offset, so a run
+killed at any point resumes after the last committed line and never stores a line twice
+(`UNIQUE (source_id, line_no)` backs this up).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal import audit, catalog
+from portal.clock import Clock
+from portal.context import Ctx
+from portal.db import transaction
+from portal.errors import PortalError
+from portal.ingest import eventwriter
+from portal.ingest.cookies import CookieCatalog, redact_query
+from portal.ingest.formats import FORMATS, Format, detect_format, parse_lines, parser_for
+from portal.ingest.logline import LogLine
+from portal.ingest.rejections import DEFAULT_LIMITS, Rejection
+from portal.ingest.sources import FINGERPRINT_BYTES, RawLine, open_source, read_lines
+from portal.ingest.writer import IdentifierCache, Prepared, Quarantined, prepare, write_batch
+from portal.models import IngestRun, IngestSource
+from portal.settings import Settings
+
+BATCH_LINES = 5000
+Progress = Callable[[int, int], None]  # (lines read so far, bytes read so far)
+
+
+class IngestError(PortalError):
+    """The run cannot go on (unknown format, unreadable source, --strict and a rejected line)."""
+
+
+@dataclass
+class Summary:
+    lines_read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    events: int = 0
+    files: list[str] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        parts = [
+            f"{self.lines_read} lines read",
+            f"{self.stored} stored",
+            f"{self.duplicates} duplicates skipped",
+            f"{self.rejected} malformed",
+        ]
+        if self.events:
+            parts.append(f"{self.events} events")
+        if self.reasons:
+            parts.append("(" + ", ".join(f"{k}: {v}" for k, v in sorted(self.reasons.items())) + ")")
+        return ", ".join(parts)
+
+
+class _Prefixed(io.RawIOBase):
+    """A non-seekable stream with the bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head, self._rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _fingerprinted(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+    head = stream.read(FINGERPRINT_BYTES)
+    if stream.seekable():
+        stream.seek(0)
+        return head, stream
+    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=256 * 1024)  # type: ignore[arg-type]
+
+
+class Ingest:
+    """One `portal ingest` run over several sources."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        fmt: Format | None = None,
+        site: str = "",
+        strict: bool = False,
+        actor: str = "system",
+        batch_lines: int = BATCH_LINES,
+        progress: Progress | None = None,
+    ) -> None:
+        if fmt is not None and fmt not in FORMATS:
+            raise IngestError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        self.factory, self.settings, self.clock = factory, settings, clock or Clock()
+        self.fmt, self.site, self.strict, self.actor = fmt, site[:64], strict, actor
+        self.batch_lines, self.progress = batch_lines, progress
+        self.summary = Summary()
+        self.cache = IdentifierCache()
+        self.run_id: int | None = None
+        self.catalog: CookieCatalog | None = None
+
+    def _ctx(self, session: Session) -> Ctx:
+        return Ctx(session=session, settings=self.settings, now=self.clock.now(), actor=self.actor)
+
+    def run(self, paths: list[str], stdin: BinaryIO | None = None) -> Summary:
+        with transaction(self.factory) as session:
+            ctx = self._ctx(session)
+            self.catalog = catalog.load(ctx)
+            run = IngestRun(started_at=ctx.now, actor=self.actor, site=self.site, format=self.fmt or "auto")
+            session.add(run)
+            session.flush()
+            self.run_id = run.id
+        status = "failed"
+        try:
+            for path in paths:
+                self._one(path, stdin)
+            status = "rejected" if self.summary.rejected else "ok"
+        finally:
+            self._finish(status)
+        return self.summary
+
+    def _finish(self, status: str) -> None:
+        with transaction(self.factory) as session:
+            ctx = self._ctx(session)
+            run = session.get(IngestRun, self.run_id)
+            assert run is not None
+            s = self.summary
+            run.finished_at, run.status = ctx.now, status
+            run.lines_read, run.stored, run.duplicates, run.rejected = (
+                s.lines_read,
+                s.stored,
+                s.duplicates,
+                s.rejected,
+            )
+            audit.record(
+                ctx,
+                "ingest.run",
+                details={
+                    "run": run.id,
+                    "status": status,
+                    "lines_read": s.lines_read,
+                    "stored": s.stored,
+                    "duplicates": s.duplicates,
+                    "rejected": s.rejected,
+                    "events": s.events,
+                    "files": len(s.files),
+                },
+            )
+
+    # -- one source ------------------------------------------------------------------------
+
+    def _one(self, path: str, stdin: BinaryIO | None) -> None:
+        self.summary.files.append(path)
+        try:
+            with open_source(path, stdin) as raw_stream:
+                head, stream = _fingerprinted(raw_stream)
+                if not head:
+                    return
+                source = self._source(path, head)
+                start_line, start_offset = source.lines + 1, source.offset
+                lines: Iterator[RawLine]
+                if stream.seekable() and not hasattr(raw_stream, "fileobj"):
+                    stream.seek(start_offset)  # plain file: jump straight past what is stored
+                    lines = read_lines(stream, DEFAULT_LIMITS.max_line_bytes, start_line, start_offset)
+                else:
+                    lines = self._skip(read_lines(stream, DEFAULT_LIMITS.max_line_bytes), source.lines)
+                self.summary.duplicates += source.lines
+                self._consume(source, path, lines)
+        except OSError as exc:
+            raise IngestError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    @staticmethod
+    def _skip(lines: Iterator[RawLine], count: int) -> Iterator[RawLine]:
+        for line in lines:
+            if line.number > count:
+                yield line
+
+    def _source(self, path: str, head: bytes) -> IngestSource:
+        """The source row for this content: an earlier one if its first bytes match, else a new one."""
+        with transaction(self.factory) as session:
+            ctx = self._ctx(session)
+            sizes = set(session.scalars(select(IngestSource.fingerprint_bytes).distinct()))
+            candidates = {hashlib.sha256(head[:n]).hexdigest(): n for n in sizes if n <= len(head)}
+            found = None
+            if candidates:
+                found = session.scalars(
+                    select(IngestSource)
+                    .where(IngestSource.fingerprint.in_(list(candidates)))  # type: ignore[attr-defined]
+                    .order_by(IngestSource.id.desc())  # type: ignore[union-attr]
+                ).first()
+            if found is not None and found.fingerprint_bytes == candidates.get(found.fingerprint):
+                if found.fingerprint_bytes < len(head) and found.fingerprint_bytes < FINGERPRINT_BYTES:
+                    # The file was small when first seen and has grown: remember its longer prefix.
+                    found.fingerprint = hashlib.sha256(head).hexdigest()
+                    found.fingerprint_bytes = len(head)
+                found.path, found.updated_at = path, ctx.now
+                return found
+            fmt = self.fmt or self._detect(head)
+            source = IngestSource(
+                site=self.site,
+                path=path,
+                fingerprint=hashlib.sha256(head).hexdigest(),
+                fingerprint_bytes=len(head),
+                format=fmt,
+                created_at=ctx.now,
+                updated_at=ctx.now,
+            )
+            session.add(source)
+            session.flush()
+            return source
+
+    def _detect(self, head: bytes) -> Format:
+        sample = head.split(b"\n")[:50]
+        if len(head) == FINGERPRINT_BYTES:
+            sample = sample[:-1]  # the last piece may be a cut line
+        fmt = detect_format(sample)
+        if fmt is None:
+            raise IngestError("cannot tell the format of the input; name it with --format")
+        return fmt
+
+    def _consume(self, source: IngestSource, path: str, lines: Iterator[RawLine]) -> None:
+        fmt: Format = self.fmt or source.format  # type: ignore[assignment]
+        parse = parser_for(fmt)
+        batch: list[tuple[RawLine, object]] = []
+        for item in parse_lines(lines, parse):
+            batch.append(item)
+            if len(batch) >= self.batch_lines:
+                self._flush(source, path, fmt, batch)
+                batch = []
+        if batch:
+            self._flush(source, path, fmt, batch)
+
+    def _flush(
+        self, source: IngestSource, path: str, fmt: Format, batch: list[tuple[RawLine, object]]
+    ) -> None:
+        # A last line without a newline may still be being written: leave it for the next run.
+        if not batch[-1][0].terminated:
+            batch = batch[:-1]
+            if not batch:
+                return
+        catalog_ = self.catalog
+        assert catalog_ is not None
+        prepared: list[Prepared] = []
+        quarantined: list[Quarantined] = []
+        events = []
+        for raw, parsed in batch:
+            if isinstance(parsed, Rejection):
+                quarantined.append(
+                    Quarantined(raw.number, parsed.reason, parsed.detail, raw.data, raw.length)
+                )
+                self.summary.reasons[parsed.reason] = self.summary.reasons.get(parsed.reason, 0) + 1
+            elif isinstance(parsed, LogLine):
+                prepared.append(prepare(raw.number, parsed, catalog_, redact_query))
+            else:
+                events.append((raw.number, parsed))
+        if quarantined and self.strict:
+            first = quarantined[0]
+            raise IngestError(f"{path}:{first.line_no}: {first.reason} {first.detail} (--strict)".strip())
+        last = batch[-1][0]
+        with transaction(self.factory) as session:
+            ctx = self._ctx(session)
+            row = session.get(IngestSource, source.id, with_for_update=True)
+            assert row is not None
+            if row.lines >= last.number:
+                return  # another run stored these lines meanwhile
+            if events:
+                eventwriter.apply(ctx, events, catalog_)
+                self.cache.known.clear()  # events may have merged subjects the cache still names
+            result = write_batch(
+                ctx,
+                source_id=row.id,  # type: ignore[arg-type]
+                site=self.site,
+                lines=prepared,
+                rejected=quarantined,
+                path=path,
+                run_id=self.run_id,
+                cache=self.cache,
+            )
+            row.lines, row.offset, row.updated_at = last.number, last.end_offset, ctx.now
+            audit.record(
+                ctx,
+                "ingest.batch",
+                details={
+                    "run": self.run_id,
+                    "source": row.id,
+                    "lines": [batch[0][0].number, last.number],
+                    "stored": result.stored,
+                    "rejected": result.rejected,
+                    "events": len(events),
+                    "merges": result.merges,
+                },
+            )
+        source.lines, source.offset = last.number, last.end_offset
+        self.summary.lines_read += len(batch)
+        self.summary.stored += result.stored
+        self.summary.rejected += result.rejected
+        self.summary.events += len(events)
+        if self.progress:
+            self.progress(self.summary.lines_read, last.end_offset)

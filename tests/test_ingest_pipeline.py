@@ -1,0 +1,312 @@
+"""Ingest end to end on both stores: formats, exactly once, quarantine, linking rules."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from portal import accounts, consent, identity, passwords
+from portal.ingest.pipeline import Ingest, IngestError
+from tests import logfactory as lf
+from tests.conftest import STRONG_PASSWORD, Store
+
+ID, PREF = "site_id", "search_pref"
+
+
+def ingest(store: Store, *paths: Path | str, stdin: bytes | None = None, **kw):  # type: ignore[no-untyped-def]
+    run = Ingest(store.factory, store.settings, store.clock, **kw)
+    return run.run([str(p) for p in paths], stdin=io.BytesIO(stdin) if stdin is not None else None)
+
+
+def rows(store: Store, sql: str, **params: object) -> list[tuple]:
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def subject_of(store: Store, name: str, value: str) -> int | None:
+    with store.ctx() as ctx:
+        found = identity.find(ctx, "cookie", name, value)
+        return identity.root(ctx, found.subject_id) if found else None
+
+
+# -- formats and sources ---------------------------------------------------------------------
+
+
+def test_the_real_shared_log_is_stored_with_no_rejection(store: Store) -> None:
+    if not lf.SHARED_LOG.exists():
+        pytest.fail(f"shared log missing: {lf.SHARED_LOG}")
+    summary = ingest(store, lf.SHARED_LOG, site="www")
+    assert (summary.lines_read, summary.stored, summary.rejected) == (10_000, 10_000, 0)
+    assert store.scalar("SELECT count(*) FROM log_record") == 10_000
+    # No cookies in that log: nothing may be tied to anyone (never by IP or user agent).
+    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id IS NOT NULL") == 0
+    assert store.scalar("SELECT count(*) FROM search_preference") == 0
+    first = rows(store, "SELECT ip, method, path, status, bytes, referrer_domain, site FROM log_record ORDER BY line_no LIMIT 1")
+    assert first == [("83.149.9.216", "GET", "/presentations/logstash-monitorama-2013/images/kibana-search.png", 200, 203023, "semicomplete.com", "www")]
+
+
+def test_gzip_stdin_and_jsonl(store: Store, tmp_path: Path) -> None:
+    lines = [lf.line(at=lf.T0 + lf.minutes(i), path=f"/p{i}") for i in range(30)]
+    gz = tmp_path / "a.log.gz"
+    gz.write_bytes(gzip.compress("".join(x + "\n" for x in lines).encode()))
+    assert ingest(store, gz).stored == 30
+    other = [lf.line(at=lf.T0 + lf.minutes(100 + i), path=f"/q{i}") for i in range(5)]
+    assert ingest(store, "-", stdin="".join(x + "\n" for x in other).encode()).stored == 5
+    jl = tmp_path / "a.jsonl"
+    jl.write_text(
+        '{"time_iso8601": "2026-11-01T12:00:00+00:00", "remote_addr": "2001:db8::1", "request": "GET /j HTTP/2.0",'
+        ' "status": 200, "body_bytes_sent": 10, "http_referer": "", "http_user_agent": "curl/8",'
+        ' "http_cookie": "site_id=abc123; other=zzz"}\n'
+    )
+    assert ingest(store, jl).stored == 1
+    got = rows(store, "SELECT ip, path, protocol, cookies FROM log_record WHERE path = '/j'")
+    assert got == [("2001:db8::1", "/j", "HTTP/2.0", '{"site_id":"abc123"}')]  # uncatalogued value dropped
+    assert rows(store, "SELECT name, seen FROM unclassified_cookie") == [("other", 1)]
+
+
+# -- exactly once ----------------------------------------------------------------------------
+
+
+def test_reingest_growth_rotation_and_copytruncate_store_each_line_once(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    batch1 = [lf.line(at=lf.T0 + lf.minutes(i), path=f"/a{i}") for i in range(100)]
+    lf.write(log, batch1)
+    assert ingest(store, log).stored == 100
+    again = ingest(store, log)
+    assert (again.stored, again.duplicates) == (0, 100)
+
+    with log.open("a") as fh:  # the file grows
+        fh.writelines(lf.line(at=lf.T0 + lf.minutes(200 + i), path=f"/b{i}") + "\n" for i in range(20))
+    assert ingest(store, log).stored == 20
+
+    log.rename(tmp_path / "access.log.1")  # rotation: old file renamed, a new one started
+    with (tmp_path / "access.log.1").open("a") as fh:  # lines written just before rotation
+        fh.write(lf.line(at=lf.T0 + lf.minutes(300), path="/late") + "\n")
+    lf.write(log, [lf.line(at=lf.T0 + lf.minutes(400 + i), path=f"/c{i}") for i in range(7)])
+    assert ingest(store, tmp_path / "access.log.1", log).stored == 8
+
+    # copytruncate: the same path now holds new content from the start.
+    lf.write(log, [lf.line(at=lf.T0 + lf.minutes(500 + i), path=f"/d{i}") for i in range(3)])
+    assert ingest(store, log).stored == 3
+    assert store.scalar("SELECT count(*) FROM log_record") == 100 + 20 + 8 + 3
+    dupes = store.scalar("SELECT count(*) FROM (SELECT path FROM log_record GROUP BY path HAVING count(*) > 1) d")
+    assert dupes == 0
+
+
+def test_a_partial_last_line_waits_for_its_newline(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    complete = lf.line(path="/done")
+    partial = lf.line(path="/half-written")
+    log.write_text(complete + "\n" + partial[:40])
+    assert ingest(store, log).stored == 1
+    log.write_text(complete + "\n" + partial + "\n")
+    assert ingest(store, log).stored == 1
+    assert store.scalar("SELECT count(*) FROM log_record") == 2
+    assert store.scalar("SELECT count(*) FROM quarantined_line") == 0
+
+
+def _env(store: Store) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PORTAL_VAR_DIR": str(store.settings.var_dir),
+        "PORTAL_DATABASE_URL": store.settings.database_url,
+        "PORTAL_SECRET_KEY": store.settings.secret_key.decode(),
+    }
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_resumes_without_duplicates(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    total = 60_000
+    with log.open("w") as fh:
+        for i in range(total):
+            cookies = f"{ID}=v{i % 500}; {PREF}=term+{i % 7}" if i % 3 == 0 else "-"
+            fh.write(lf.line(ip=f"198.51.{i % 250}.{i % 200}", at=lf.T0 + lf.minutes(i), path=f"/k{i}", cookies=cookies) + "\n")
+    cmd = [sys.executable, "-m", "portal", "ingest", "--batch-lines", "500", str(log)]
+    proc = subprocess.Popen(cmd, env=_env(store), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        stored = store.scalar("SELECT count(*) FROM log_record")
+        if stored and int(stored) >= 3000:  # type: ignore[call-overload]
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored_before = int(store.scalar("SELECT count(*) FROM log_record"))  # type: ignore[arg-type]
+    assert 0 < stored_before < total, "the run was not interrupted mid-way"
+    done = subprocess.run(cmd, env=_env(store), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert store.scalar("SELECT count(*) FROM log_record") == total
+    assert store.scalar("SELECT count(DISTINCT line_no) FROM log_record") == total
+    assert store.scalar("SELECT count(DISTINCT path) FROM log_record") == total
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+def test_hostile_lines_are_quarantined_and_the_run_goes_on(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "hostile.log"
+    good = lf.line(path="/ok")
+    with log.open("wb") as fh:
+        fh.write(good.encode() + b"\n")
+        fh.write(lf.line(ua="<script>alert(1)</script>\r\nX-Injected: yes").encode() + b"\n")
+        fh.write(b"A" * 1_000_000 + b"\n")
+        fh.write(lf.line(path="/caf\xc3").encode("utf-8", "surrogateescape")[:-30] + b"\xff\xfe bad utf8\n")
+        fh.write(b"\x00\x01\x02\x03binary\x00garbage\n")
+        fh.write(lf.line(path="/ok-too").encode() + b"\n")
+    summary = ingest(store, log)
+    assert summary.stored >= 2
+    assert summary.rejected >= 3
+    reasons = dict(rows(store, "SELECT reason, count(*) FROM quarantined_line GROUP BY reason"))
+    assert reasons.get("too_long") == 1
+    assert "binary" in reasons
+    assert {"invalid_utf8", "binary", "malformed"} & set(reasons)
+    big = rows(store, "SELECT raw_length, length(raw) FROM quarantined_line WHERE reason = 'too_long'")
+    assert big == [(1_000_000, 4096)]  # the megabyte is counted, not kept
+    stored_paths = {r[0] for r in rows(store, "SELECT path FROM log_record")}
+    assert {"/ok", "/ok-too"} <= stored_paths
+    # --strict makes the first rejection fatal.
+    with pytest.raises(IngestError, match="--strict"):
+        ingest(store, lf.write(tmp_path / "s.log", [lf.line(path="/s1"), "garbage line"]), strict=True)
+
+
+def test_cli_exit_status_says_whether_lines_were_rejected(store: Store, tmp_path: Path) -> None:
+    clean = lf.write(tmp_path / "clean.log", [lf.line(path="/x")])
+    dirty = lf.write(tmp_path / "dirty.log", [lf.line(path="/y"), "not a log line"])
+    run = lambda p: subprocess.run([sys.executable, "-m", "portal", "ingest", str(p)], env=_env(store), capture_output=True, text=True)  # noqa: E731
+    ok = run(clean)
+    assert ok.returncode == 0 and "1 stored" in ok.stdout
+    bad = run(dirty)
+    assert bad.returncode == 1 and "1 malformed" in bad.stdout and "quarantine" in bad.stderr
+
+
+# -- linking ---------------------------------------------------------------------------------
+
+
+def test_same_ip_different_people_stay_apart(store: Store, tmp_path: Path) -> None:
+    log = lf.write(
+        tmp_path / "a.log",
+        [
+            lf.line(ip="192.0.2.10", path="/alice", cookies=f"{ID}=alice-cookie"),
+            lf.line(ip="192.0.2.10", path="/bob", cookies=f"{ID}=bob-cookie", ua=lf.FIREFOX),
+            lf.line(ip="192.0.2.10", path="/nobody", cookies="-"),  # same IP, no cookie: nobody's
+        ],
+    )
+    ingest(store, log)
+    alice, bob = subject_of(store, ID, "alice-cookie"), subject_of(store, ID, "bob-cookie")
+    assert alice and bob and alice != bob
+    by_path = dict(rows(store, "SELECT path, subject_id FROM log_record"))
+    assert by_path == {"/alice": alice, "/bob": bob, "/nobody": None}
+
+
+def test_cookies_seen_together_merge_and_earlier_records_follow(store: Store, tmp_path: Path) -> None:
+    ingest(
+        store,
+        lf.write(
+            tmp_path / "1.log",
+            [
+                lf.line(at=lf.T0, path="/anon", cookies=f"{PREF}=cheap+flights"),
+                lf.line(at=lf.T0 + lf.minutes(1), path="/member", cookies=f"{ID}=id-1"),
+            ],
+        ),
+    )
+    pref_subject, id_subject = subject_of(store, PREF, "cheap+flights"), subject_of(store, ID, "id-1")
+    assert pref_subject != id_subject
+    # Later one request carries both: the two are one person from now on, and the old rows follow.
+    ingest(store, lf.write(tmp_path / "2.log", [lf.line(at=lf.T0 + lf.minutes(5), path="/both", cookies=f"{PREF}=cheap+flights; {ID}=id-1")]))
+    merged = subject_of(store, PREF, "cheap+flights")
+    assert merged == subject_of(store, ID, "id-1")
+    assert {r[0] for r in rows(store, "SELECT subject_id FROM log_record")} == {merged}
+    assert rows(store, "SELECT term, source, times FROM search_preference") == [("cheap flights", "cookie", 2)]
+    assert store.scalar("SELECT count(*) FROM subject_link") == 1
+    assert store.scalar("SELECT count(*) FROM audit_entry WHERE action = 'subject.link'") == 1
+
+
+def test_site_events_link_logins_and_verified_emails(store: Store, tmp_path: Path) -> None:
+    with store.ctx() as ctx:
+        account = accounts._create(ctx, "kim@example.com", passwords.hash_password(STRONG_PASSWORD), "user", verified=True)  # noqa: SLF001
+        portal_subject = account.subject_id
+    events = lf.write(
+        tmp_path / "events.jsonl",
+        [
+            lf.event("account", site_user_id="u1", email="Kim@Example.com", adult_verified=True),
+            lf.event("login", site_user_id="u1", cookie_value="id-kim", time="2026-11-01T12:00:00Z"),
+            lf.event("cookie_set", name=PREF, value="red+shoes", site_user_id="u1", time="2026-11-01T12:01:00Z"),
+            lf.event("email_sent", email="kim@example.com", list="news", campaign="nov", time="2026-11-02T08:00:00Z"),
+            lf.event("account", site_user_id="u2", email="lee@example.com", adult_verified=False),
+            lf.event("login", site_user_id="u2", cookie_value="id-lee", time="2026-11-01T13:00:00Z"),
+        ],
+    )
+    assert ingest(store, events, fmt="events").events == 6
+    assert subject_of(store, ID, "id-kim") == portal_subject
+    assert subject_of(store, PREF, "red+shoes") == portal_subject
+    assert subject_of(store, ID, "id-lee") not in (None, portal_subject)
+    assert store.scalar("SELECT count(*) FROM promo_email WHERE subject_id = :s", s=portal_subject) == 1
+    # The site account keeps only a keyed hash of the email.
+    assert store.scalar("SELECT count(*) FROM site_account WHERE email_hash LIKE '%@%'") == 0
+    # A later log line with Kim's identification cookie is Kim's.
+    ingest(store, lf.write(tmp_path / "k.log", [lf.line(path="/kim", cookies=f"{ID}=id-kim")]))
+    assert rows(store, "SELECT subject_id FROM log_record WHERE path = '/kim'") == [(portal_subject,)]
+
+
+def test_two_known_people_are_never_merged_by_a_shared_cookie(store: Store, tmp_path: Path) -> None:
+    events = lf.write(
+        tmp_path / "e.jsonl",
+        [
+            lf.event("login", site_user_id="u1", cookie_value="id-a", time="2026-11-01T12:00:00Z"),
+            lf.event("login", site_user_id="u2", cookie_value="id-b", time="2026-11-01T12:00:00Z"),
+        ],
+    )
+    ingest(store, events, fmt="events")
+    a, b = subject_of(store, ID, "id-a"), subject_of(store, ID, "id-b")
+    # A shared computer: one preference cookie travels with both people's logins.
+    ingest(
+        store,
+        lf.write(
+            tmp_path / "s.log",
+            [
+                lf.line(path="/a", cookies=f"{PREF}=shared; {ID}=id-a"),
+                lf.line(path="/b", cookies=f"{PREF}=shared; {ID}=id-b", at=lf.T0 + lf.minutes(1)),
+            ],
+        ),
+    )
+    assert subject_of(store, ID, "id-a") == a and subject_of(store, ID, "id-b") == b and a != b
+    assert store.scalar("SELECT count(*) FROM audit_entry WHERE action = 'subject.link_refused'") == 1
+    assert rows(store, "SELECT subject_id FROM log_record WHERE path = '/b'") == [(b,)]
+
+
+def test_search_terms_come_from_referrers_and_cookies_and_revocation_sticks(store: Store, tmp_path: Path) -> None:
+    google = "https://www.google.co.uk/search?q=late+night+films&hl=en"
+    ingest(store, lf.write(tmp_path / "1.log", [lf.line(referrer=google, cookies=f"{ID}=id-9; {PREF}=horror|comedy")]))
+    subject = subject_of(store, ID, "id-9")
+    assert sorted(rows(store, "SELECT term, source, engine FROM search_preference")) == [
+        ("comedy", "cookie", ""),
+        ("horror", "cookie", ""),
+        ("late night films", "referrer", "Google"),
+    ]
+    with store.ctx() as ctx:
+        consent.set_choice(ctx, subject, "personalization", False, via="portal")  # type: ignore[arg-type]
+        consent.forget_search_preferences(ctx, subject)  # type: ignore[arg-type]
+    ingest(store, lf.write(tmp_path / "2.log", [lf.line(referrer=google.replace("late", "early"), cookies=f"{ID}=id-9; {PREF}=drama", at=lf.T0 + lf.minutes(9))]))
+    assert store.scalar("SELECT count(*) FROM search_preference") == 0
+    assert store.scalar("SELECT count(*) FROM log_record") == 2  # the visit itself is still logged
+
+
+def test_identifying_cookie_values_are_redacted_from_logged_urls(store: Store, tmp_path: Path) -> None:
+    ingest(store, lf.write(tmp_path / "r.log", [lf.line(path="/login?site_id=secret-value&next=/home")]))
+    assert rows(store, "SELECT path FROM log_record") == [("/login?site_id=REDACTED&next=/home",)]
+
+
+def test_every_batch_and_run_is_audited(store: Store, tmp_path: Path) -> None:
+    ingest(store, lf.write(tmp_path / "a.log", [lf.line(path=f"/{i}", at=lf.T0 + lf.minutes(i)) for i in range(12)]), batch_lines=5)
+    actions = [r[0] for r in rows(store, "SELECT action FROM audit_entry ORDER BY seq")]
+    assert actions.count("ingest.batch") == 3 and actions[-1] == "ingest.run"
