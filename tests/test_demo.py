@@ -1,0 +1,65 @@
+"""`portal demo` and the demo site: a newcomer sees data right away, and their own visit appears."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from portal import demo, demosite
+from portal.web.app import create_app
+from tests.conftest import Client, Store
+
+
+def test_demo_is_idempotent_and_gives_the_demo_user_linked_data(store: Store) -> None:
+    if not demo.SHARED_LOG.exists():
+        raise AssertionError(f"shared log missing: {demo.SHARED_LOG}")
+    demo.load(store.factory, store.settings, store.clock)
+    counts = (
+        store.scalar("SELECT count(*) FROM account"),
+        store.scalar("SELECT count(*) FROM log_record"),
+        store.scalar("SELECT count(*) FROM identifier"),
+    )
+    demo.load(store.factory, store.settings, store.clock)  # again: nothing new
+    assert counts == (
+        store.scalar("SELECT count(*) FROM account"),
+        store.scalar("SELECT count(*) FROM log_record"),
+        store.scalar("SELECT count(*) FROM identifier"),
+    )
+    user_subject = store.scalar("SELECT subject_id FROM account WHERE email = 'demo.user@example.org'")
+    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=user_subject) == demo.DEMO_LINES
+    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id IS NULL") == demo.DEMO_LINES
+    assert store.scalar("SELECT count(*) FROM identifier WHERE subject_id = :s AND kind = 'cookie'", s=user_subject) == 2
+    assert store.scalar("SELECT count(*) FROM search_preference WHERE subject_id = :s", s=user_subject) >= 2
+    assert store.scalar("SELECT count(*) FROM promo_email WHERE subject_id = :s", s=user_subject) == 7
+    # The log records are recent enough to survive the retention window.
+    assert store.scalar("SELECT count(*) FROM log_record WHERE at < :t", t=store.clock.now().replace(year=2020)) == 0
+
+
+def test_demo_site_sets_cookies_and_its_log_is_ingested(store: Store) -> None:
+    settings = replace(store.settings, demo=True)
+    app = create_app(settings, clock=store.clock, background=False)
+    browser = Client(app, base_url="http://testserver", client=("203.0.113.9", 50000))
+    assert browser.get("/demo-site/").status_code == 200
+    page = browser.get("/demo-site/search", params={"q": "river documentaries"})
+    assert "Search results for" in page.text
+    watch = browser.get("/demo-site/watch", params={"from_search": "river documentaries"})
+    assert watch.status_code == 200
+    pref = browser.cookies.get(settings.pref_cookie)
+    assert pref == "river+documentaries"
+    r = browser.submit("/demo-site/login", form_page="/demo-site/")
+    assert r.status_code == 303 and browser.cookies.get(settings.id_cookie, "").startswith("sid-")
+    # The visit went through the real ingest: this browser is one subject with both cookies.
+    subjects = store.scalar("SELECT count(DISTINCT subject_id) FROM identifier WHERE kind = 'cookie'")
+    assert subjects == 1
+    assert store.scalar("SELECT count(*) FROM search_preference WHERE term = 'river documentaries'") == 2  # cookie + referrer
+    assert store.scalar("SELECT count(*) FROM log_record WHERE site = 'demo-site'") == 4  # home, watch, home, login
+    assert demosite.log_path(settings).exists()
+    app.state.engine.dispose()
+
+
+def test_demo_site_is_absent_outside_demo_mode(store: Store) -> None:
+    app = create_app(store.settings, clock=store.clock, background=False)
+    c = Client(app, base_url="http://testserver")
+    assert c.get("/demo-site/").status_code == 404
+    assert c.get("/demo-site/watch", params={"from_search": "x"}).status_code == 404
+    assert "set-cookie" not in {k.lower() for k in c.get("/demo-site/watch").headers if k.lower() != "set-cookie"}
+    app.state.engine.dispose()
