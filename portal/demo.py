@@ -86,7 +86,8 @@ def _write_files(settings: Settings, now: datetime) -> tuple[Path, Path]:
     event_rows = [
         {"type": "account", "site_user_id": DEMO_SITE_USER, "email": user, "adult_verified": True,
          "time": start.isoformat()},
-        {"type": "login", "site_user_id": DEMO_SITE_USER, "cookie_value": id_value, "time": start.isoformat()},
+        {"type": "login", "site_user_id": DEMO_SITE_USER, "cookie_value": id_value,
+         "time": start.isoformat()},
         {"type": "cookie_set", "name": settings.pref_cookie, "value": terms, "site_user_id": DEMO_SITE_USER,
          "time": start.isoformat(), "expires": (start + timedelta(days=180)).isoformat()},
         *[

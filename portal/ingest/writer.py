@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -36,7 +36,7 @@ LOG_COLUMNS = (
     "source_id", "line_no", "subject_id", "at", "ip", "method", "path", "protocol", "status",
     "bytes", "referrer", "referrer_domain", "user_agent", "site", "cookies",
 )  # fmt: skip
-SQLITE_INSERT = (
+SQLITE_INSERT = (  # noqa: S608 (a constant column list, no outside input)
     f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"
 )
 IN_CHUNK = 500

@@ -27,8 +27,8 @@ async def _record(request: Request, status: int, referrer: str | None = None, ex
     header = "; ".join(x for x in (request.headers.get("cookie", ""), extra_cookie) if x) or None
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     demosite.log_line(
-        app.settings, at=app.clock.now(), ip=client_ip(request), method=request.method, path=path, status=status,
-        referrer=referrer, user_agent=request.headers.get("user-agent"), cookie_header=header,
+        app.settings, at=app.clock.now(), ip=client_ip(request), method=request.method, path=path,
+        status=status, referrer=referrer, user_agent=request.headers.get("user-agent"), cookie_header=header,
     )  # fmt: skip
     await run_in_threadpool(demosite.ingest_new_lines, app.session_factory, app.settings, app.clock)
 
