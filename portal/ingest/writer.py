@@ -36,9 +36,8 @@ LOG_COLUMNS = (
     "source_id", "line_no", "subject_id", "at", "ip", "method", "path", "protocol", "status",
     "bytes", "referrer", "referrer_domain", "user_agent", "site", "cookies",
 )  # fmt: skip
-SQLITE_INSERT = (  # noqa: S608 (a constant column list, no outside input)
-    f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"
-)
+# A constant column list, no outside input.
+SQLITE_INSERT = f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"  # noqa: S608, E501
 IN_CHUNK = 500
 QUARANTINE_RAW_BYTES = 4096
 
