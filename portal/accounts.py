@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from portal import audit, mail, passwords, throttle
+from portal import audit, identity, mail, passwords, throttle
 from portal.context import Ctx
 from portal.crypto import random_token, sha256_hex
 from portal.errors import NotFound, Throttled, TokenInvalid, ValidationError
@@ -136,6 +136,7 @@ def verify_email(ctx: Ctx, token: str) -> Account:
     assert account is not None
     account.email_verified_at = account.email_verified_at or ctx.now
     audit.record(ctx.as_account(account.id), "account.verify_email", subject_id=account.subject_id)  # type: ignore[arg-type]
+    identity.link_verified_email(ctx, account)
     return account
 
 
@@ -236,6 +237,7 @@ def reset_password(ctx: Ctx, token: str, new: str) -> Account:
     account.password_hash = passwords.hash_password(new)
     account.password_changed_at = ctx.now
     # Proving control of the mailbox also proves the address.
+    newly_verified = account.email_verified_at is None
     account.email_verified_at = account.email_verified_at or ctx.now
     ended = sessions.end_others(ctx, account.id)  # type: ignore[arg-type]
     throttle.clear(ctx, throttle.account_key(ctx, account.email))
@@ -243,6 +245,8 @@ def reset_password(ctx: Ctx, token: str, new: str) -> Account:
     audit.record(
         ctx, "account.password_reset", subject_id=account.subject_id, details={"sessions_ended": ended}
     )
+    if newly_verified:
+        identity.link_verified_email(ctx, account)
     return account
 
 

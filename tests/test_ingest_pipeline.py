@@ -310,3 +310,31 @@ def test_every_batch_and_run_is_audited(store: Store, tmp_path: Path) -> None:
     ingest(store, lf.write(tmp_path / "a.log", [lf.line(path=f"/{i}", at=lf.T0 + lf.minutes(i)) for i in range(12)]), batch_lines=5)
     actions = [r[0] for r in rows(store, "SELECT action FROM audit_entry ORDER BY seq")]
     assert actions.count("ingest.batch") == 3 and actions[-1] == "ingest.run"
+
+
+def test_a_portal_account_verifying_its_email_takes_over_the_site_account(store: Store, tmp_path: Path) -> None:
+    ingest(
+        store,
+        lf.write(
+            tmp_path / "e.jsonl",
+            [
+                lf.event("account", site_user_id="u7", email="mo@example.com", adult_verified=True),
+                lf.event("login", site_user_id="u7", cookie_value="id-mo", time="2026-11-01T12:00:00Z"),
+            ],
+        ),
+        fmt="events",
+    )
+    ingest(store, lf.write(tmp_path / "m.log", [lf.line(path="/mo", cookies=f"{ID}=id-mo")]))
+    with store.ctx() as ctx:
+        accounts.register(ctx, "mo@example.com", STRONG_PASSWORD)
+        account = accounts.by_email(ctx, "mo@example.com")
+        assert account is not None
+        subject = account.subject_id
+    # Registered but not verified: nothing is linked yet (an email typed in proves nothing).
+    assert subject_of(store, ID, "id-mo") != subject
+    body = rows(store, "SELECT body FROM outbox_mail ORDER BY id DESC LIMIT 1")[0][0]
+    token = body.split("/verify/")[1].split()[0]
+    with store.ctx() as ctx:
+        accounts.verify_email(ctx, token)
+    assert subject_of(store, ID, "id-mo") == subject
+    assert rows(store, "SELECT subject_id FROM log_record WHERE path = '/mo'") == [(subject,)]
