@@ -1,0 +1,34 @@
+"""`make bench`: run every benchmark in bench/ one after another and print their figures.
+
+Each benchmark measures its own baseline in the same run and prints the ratio, so the numbers
+mean the same on a fast or a slow machine. Pass `--quick` for small sizes (a smoke run).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+QUICK = {
+    "bench_audit.py": ["--entries", "50000"],
+    "bench_ingest.py": ["--lines", "100000"],
+    "bench_export.py": ["--records", "10000"],
+}
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv[1:]
+    failed = 0
+    for script in sorted(HERE.glob("bench_*.py")):
+        args = QUICK.get(script.name, []) if quick else []
+        print(f"\n=== {script.name} {' '.join(args)}".rstrip(), flush=True)
+        done = subprocess.run([sys.executable, str(script), *args], cwd=HERE.parent, env=os.environ)
+        failed += done.returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
