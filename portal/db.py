@@ -6,15 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.errors import ConfigError
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Every writer in the project takes this lock on PostgreSQL before appending to the audit chain.
 AUDIT_LOCK_ID = 0x706F7274  # "port"
+READ_ONLY_OPTION = "portal_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -44,7 +45,9 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Taking the write lock up front avoids the deadlock-prone upgrade from a read
         # transaction, which is what makes SQLite report "database is locked" under load.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Long read-only work (exports) asks for a plain BEGIN: a WAL snapshot that blocks no writer.
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def check_engine(engine: Engine) -> None:
@@ -77,6 +80,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction that sees one consistent state and holds no write lock (for exports)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        else:
+            conn = conn.execution_options(**{READ_ONLY_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 def lock_for_audit(session: Session) -> None:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import weakref
+from datetime import datetime, timedelta
+
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal import checkpoints, mail, sessions, throttle
+from portal import checkpoints, export, mail, retention, sessions, throttle
 from portal.clock import Clock
 from portal.context import Ctx
 from portal.db import transaction
 from portal.settings import Settings
+
+RETENTION_EVERY = timedelta(hours=1)
+# When this process should next ask the store whether retention is due, per store (session
+# factory). The store is the authority (the newest `retention.run` audit entry, under a lock);
+# this only spares it the question every 5 seconds.
+_retention_next: weakref.WeakKeyDictionary[sessionmaker[Session], datetime] = weakref.WeakKeyDictionary()
 
 
 def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
@@ -16,7 +25,25 @@ def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
         ctx = Ctx(session=session, settings=settings, now=clock.now())
         sessions.purge_expired(ctx)
         throttle.purge_expired(ctx)
+        export.purge_expired(ctx)
     with transaction(factory) as session:
         mail.deliver_pending(Ctx(session=session, settings=settings, now=clock.now()))
     with transaction(factory) as session:
-        checkpoints.checkpoint_if_due(Ctx(session=session, settings=settings, now=clock.now()), max_age_seconds=60)
+        ctx = Ctx(session=session, settings=settings, now=clock.now())
+        checkpoints.checkpoint_if_due(ctx, max_age_seconds=60)
+    _retention_if_due(factory, settings, clock)
+
+
+def _retention_if_due(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
+    now = clock.now()
+    due = _retention_next.get(factory)
+    if due is not None and now < due:
+        return
+    with transaction(factory) as session:
+        result = retention.run_if_due(Ctx(session=session, settings=settings, now=now), RETENTION_EVERY)
+    # A run that hit its cap continues next round; otherwise look again in an hour (or in a minute
+    # when another process holds the lock or ran recently: it may stop before finishing).
+    if result is None:
+        _retention_next[factory] = now + timedelta(minutes=1)
+    else:
+        _retention_next[factory] = now if not result.complete else now + RETENTION_EVERY

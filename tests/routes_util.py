@@ -8,7 +8,7 @@ from starlette.routing import Mount, Route
 
 from portal.web.routes import routes
 
-PARAM_VALUES = {"token": "x" * 43, "seq": "1", "path": "portal.css"}
+PARAM_VALUES = {"token": "x" * 43, "seq": "1", "id": "1", "path": "portal.css"}
 
 
 def _fill(path: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.web.middleware import CSRF_EXEMPT_PREFIXES
 from tests.conftest import STRONG_PASSWORD, Portal
 from tests.routes_util import each_route
 
@@ -21,6 +22,16 @@ def test_unsafe_route_refuses_missing_and_foreign_tokens(portal: Portal, name: s
     attacker = portal.client()
     foreign = attacker.csrf("/login")  # a valid token, but for the attacker's own session
 
+    if path.startswith(CSRF_EXEMPT_PREFIXES):
+        # Authenticated by a signed token in the URL instead: a wrong one is refused just the same.
+        for r in (
+            victim.request(method, path, data={"email": "x@example.com"}, follow_redirects=False),
+            victim.request(method, path, data={"csrf_token": foreign}, follow_redirects=False),
+        ):
+            assert r.status_code == 400, name
+        assert portal.store.scalar("SELECT count(*) FROM consent") == 0
+        assert victim.get("/account").status_code == 200
+        return
     missing = victim.request(method, path, data={"email": "x@example.com"}, follow_redirects=False)
     assert missing.status_code == 403, name
     assert "could not be accepted" in missing.text

@@ -9,6 +9,8 @@ import click
 from portal import __version__
 from portal.cli.audit import audit
 from portal.cli.common import cli_ctx, friendly_errors, open_store
+from portal.cli.ingest import ingest
+from portal.cli.retention import retention_group
 from portal.errors import ConfigError
 from portal.settings import describe
 
@@ -120,11 +122,16 @@ def staff_add(email: str, role: str, password_stdin: bool) -> None:
 def demo() -> None:
     from portal import demo as demo_data
 
-    with cli_ctx() as ctx:
-        logins = demo_data.load(ctx)
+    settings, engine, factory = open_store()
+    try:
+        logins = demo_data.load(factory, settings)
+    finally:
+        engine.dispose()
     click.echo("Demo logins (demo data only, never use these passwords elsewhere):")
     for login in logins:
         click.echo(f"  {login.role:<6} {login.email:<28} {login.password}  {login.note}")
 
 
 main.add_command(audit)
+main.add_command(ingest)
+main.add_command(retention_group)

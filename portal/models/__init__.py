@@ -13,6 +13,7 @@ from portal.models.accounts import (
 from portal.models.audit import AuditCheckpoint, AuditDetail, AuditEntry
 from portal.models.base import metadata
 from portal.models.consent import CONSENT_FIELDS, CONSENT_VIA, Consent, ConsentEvent
+from portal.models.exports import DataExport
 from portal.models.ingest import IngestRun, IngestSource, QuarantinedLine, UnclassifiedCookie
 from portal.models.sitedata import (
     CatalogCookie,
@@ -30,6 +31,7 @@ __all__ = [
     "CatalogCookie",
     "Consent",
     "ConsentEvent",
+    "DataExport",
     "Identifier",
     "IngestRun",
     "IngestSource",

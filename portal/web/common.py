@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from portal.context import Ctx
 from portal.db import transaction
 from portal.sessions import Current
+from portal.web import gpc
 
 T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -98,6 +99,7 @@ def login_required(handler: Handler) -> Handler:
             return RedirectResponse(f"{target.path}?{target.query}", status_code=303)
         if cur.is_staff and not cur.mfa_done:
             return redirect(request, "auth.mfa")
+        await gpc.honour(request, cur)
         return await handler(request)
 
     return wrapper

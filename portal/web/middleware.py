@@ -34,6 +34,10 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 MAX_BODY_BYTES = 1024 * 1024
 # Paths that never need a session: no row is created for a visitor who only fetches these.
 SESSIONLESS_PREFIXES = ("/static/", "/.well-known/", "/healthz")
+# Unsafe requests here need no CSRF token: they are authenticated by a signed token in the URL and
+# act on nobody's session, and an RFC 8058 one-click unsubscribe POST comes from a mail client that
+# has neither a token nor our origin. Each such handler must refuse a missing or invalid URL token.
+CSRF_EXEMPT_PREFIXES = ("/unsubscribe/",)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; "
@@ -91,7 +95,8 @@ class PortalMiddleware:
             if not sessionless:
                 await self._start_session(scope, state)
                 if scope["method"] in UNSAFE_METHODS:
-                    receive, refusal = await self._check_unsafe(scope, receive, state)
+                    exempt = path.startswith(CSRF_EXEMPT_PREFIXES)
+                    receive, refusal = await self._check_unsafe(scope, receive, state, exempt)
                     if refusal is not None:
                         await self._error_page(scope, send_wrapper, *refusal)
                         return
@@ -154,18 +159,20 @@ class PortalMiddleware:
     # -- unsafe requests -------------------------------------------------------------------
 
     async def _check_unsafe(
-        self, scope: Scope, receive: Receive, state: dict[str, Any]
+        self, scope: Scope, receive: Receive, state: dict[str, Any], exempt: bool = False
     ) -> tuple[Receive, tuple[int, str, dict[str, Any]] | None]:
         forbidden = (403, "403.html", {"reason": "csrf"})
-        if (_header(scope, "sec-fetch-site") or "").lower() == "cross-site":
+        if not exempt and (_header(scope, "sec-fetch-site") or "").lower() == "cross-site":
             return receive, forbidden
         origin = _header(scope, "origin")
-        if origin and origin != "null" and not self._same_origin(scope, origin):
+        if not exempt and origin and origin != "null" and not self._same_origin(scope, origin):
             return receive, forbidden
         body, too_large = await _read_body(receive, MAX_BODY_BYTES)
         replay = _replay(body)
         if too_large:
             return replay, (413, "413.html", {})
+        if exempt:
+            return replay, None
         sent = _header(scope, "x-csrf-token")
         if not sent:
             request = Request(scope, _replay(body))

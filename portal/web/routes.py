@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
-from portal.web import auth, pages, receipts
+from portal.web import auth, consent, demosite, export, my_receipts, mydata, pages, receipts, staff_ingest
 from portal.web.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
@@ -26,6 +26,12 @@ routes: list[BaseRoute] = [
     Route("/account/password", auth.change_password, name="account.password", methods=FORM),
     Route("/staff", pages.staff_home, name="staff.home", methods=GET),
     *receipts.ROUTES,
+    *export.ROUTES,
+    *staff_ingest.ROUTES,
+    *mydata.ROUTES,
+    *consent.ROUTES,
+    *my_receipts.ROUTES,
+    *demosite.ROUTES,
     Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
 ]
 

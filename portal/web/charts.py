@@ -1,0 +1,68 @@
+"""Geometry for the server-rendered SVG activity chart (no scripts; the template draws it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from portal.logbrowse import Activity
+
+WIDTH = 600
+HEIGHT = 160
+AXIS = 20  # room under the bars for the first and last date
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    baseline: int
+    bars: list[Bar]
+    first: str
+    last: str
+    summary: str
+    rows: list[tuple[str, int]]  # days with activity, for the table alternative
+
+
+def _day(d: object) -> str:
+    return f"{d:%d %b %Y}"
+
+
+def activity_chart(activity: Activity, tz: ZoneInfo) -> Chart:
+    days = activity.days
+    top = max((d.count for d in days), default=0) or 1
+    slot = WIDTH / max(len(days), 1)
+    plot = HEIGHT - AXIS
+    bars = []
+    for i, d in enumerate(days):
+        h = plot * d.count / top
+        bars.append(
+            Bar(
+                round(i * slot + slot * 0.1, 2),
+                round(plot - h, 2),
+                round(slot * 0.8, 2),
+                round(h, 2),
+                f"{_day(d.day)}: {d.count} request{'s' if d.count != 1 else ''}",
+            )
+        )
+    first, last = (_day(days[0].day), _day(days[-1].day)) if days else ("", "")
+    if activity.busiest is not None:
+        summary = (
+            f"{activity.total} requests between {first} and {last}; the busiest day was "
+            f"{_day(activity.busiest.day)} with {activity.busiest.count}."
+        )
+    else:
+        summary = f"No requests between {first} and {last}."
+    summary += f" Days are in the {tz.key} time zone."
+    return Chart(
+        WIDTH, HEIGHT, plot, bars, first, last, summary, [(_day(d.day), d.count) for d in days if d.count]
+    )

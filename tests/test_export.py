@@ -1,0 +1,187 @@
+"""The export's contents: exactly the subject's rows, a valid schema, a signed manifest, safe CSV and HTML."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from datetime import datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import jsonschema
+from sqlalchemy import select
+
+from portal import checkpoints, subjectdata
+from portal.audit import subject_ref
+from portal.export_archive import FORMULA_START, HTML_ROWS
+from portal.models import metadata
+from tests.conftest import Portal
+from tests.export_seed import FORMULAS, export_zip, seed, subject_of
+
+A, B = "alice@example.org", "bob@example.org"
+
+
+def _normal(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _db_rows(portal: Portal, category: subjectdata.Category, subject_id: int) -> list[dict[str, Any]]:
+    """The category's rows read straight from its table (not through the export's own query)."""
+    table = category.sa_table
+    names = [n for n, _ in category.columns()]
+    if category.key == subjectdata.AUDIT_KEY:
+        detail = metadata.tables["audit_detail"]
+        ref = subject_ref(portal.store.settings.secret_key, subject_id)
+        stmt = (
+            select(table, detail.c.details, detail.c.erased_at.label("details_erased_at"))
+            .join(detail, detail.c.seq == table.c.seq)
+            .where(table.c.subject_ref == ref)
+            .order_by(table.c.seq)
+        )
+    else:
+        stmt = select(table).where(table.c.subject_id == subject_id)
+    with portal.store.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    rows = [{n: _normal(r[n]) for n in names} for r in rows]
+    key = "seq" if category.key == subjectdata.AUDIT_KEY else category.order_by[0]
+    return sorted(rows, key=lambda r: (r[key], r.get("id")))
+
+
+def _two_users(portal: Portal) -> tuple[Any, int, int]:
+    alice, bob = portal.client(), portal.client()
+    portal.verified_user(alice, A)
+    portal.verified_user(bob, B)
+    return alice, subject_of(portal.store, A), subject_of(portal.store, B)
+
+
+def test_export_matches_the_database_and_nothing_of_another_subject(portal: Portal) -> None:
+    alice, sa, sb = _two_users(portal)
+    seeded = seed(portal.store, sa, "alicemark", logs=40, formulas=True)
+    seed(portal.store, sb, "bobmark", logs=30)  # same IP as Alice's records
+    zf = export_zip(portal, alice)
+    names = set(zf.namelist())
+    keys = [c.key for c in subjectdata.ordered()]
+    csvs = {f"{c.origin}/{c.key}.csv" for c in subjectdata.CATEGORIES}
+    assert names == {"data.json", "schema.json", "index.html", "manifest.json", "manifest.sig"} | csvs
+
+    data = json.loads(zf.read("data.json"))
+    jsonschema.Draft202012Validator(json.loads(zf.read("schema.json"))).validate(data)
+    assert data["subject"]["id"] == sa and data["subject"]["kind"] == "account"
+    assert list(data["provided"]) == [k for k in keys if subjectdata.by_key(k).origin == "provided"]
+    assert list(data["observed"]) == [k for k in keys if subjectdata.by_key(k).origin == "observed"]
+
+    for category in subjectdata.CATEGORIES:
+        section = data[category.origin][category.key]
+        expected = _db_rows(portal, category, sa)
+        if category.key == "exports":  # the snapshot was taken before this export was ready and downloaded
+            expected = [r | {"ready_at": None, "used_at": None, "size": None} for r in expected]
+        if category.key == subjectdata.AUDIT_KEY:  # ... and before its download was audited
+            expected = [r for r in expected if r["action"] != "export.download"]
+        assert section["origin"] == category.origin
+        assert section["count"] == len(expected) == len(section["rows"]), category.key
+        assert section["rows"] == expected, category.key
+        # The CSV holds the same rows, with text cells that would run as formulas neutralised.
+        reader = csv.reader(io.StringIO(zf.read(section["csv"]).decode("utf-8-sig"), newline=""))
+        header, *cells = list(reader)
+        assert header == [n for n, _ in category.columns()]
+        assert len(cells) == len(expected)
+        for row, want in zip(cells, expected, strict=True):
+            assert row == [_csv(want[n]) for n in header], category.key
+    for key, count in seeded.counts.items():
+        assert data[subjectdata.by_key(key).origin][key]["count"] == count, key
+    assert data["provided"]["account"]["rows"][0]["email"] == A
+    assert "password_hash" not in data["provided"]["account"]["rows"][0]
+    audit_actions = [r["action"] for r in data["observed"]["audit_entries"]["rows"]]
+    assert "login.ok" in audit_actions and "export.create" in audit_actions
+
+    # Nothing of Bob's, although his log records share Alice's IP address.
+    for name in names - {"manifest.sig"}:
+        body = zf.read(name).decode("utf-8-sig")
+        assert "bobmark" not in body and B not in body, name
+
+
+def _csv(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return str(value)
+
+
+def test_formula_cells_are_neutralised_in_csv_only(portal: Portal) -> None:
+    alice, sa, _ = _two_users(portal)
+    seed(portal.store, sa, "alicemark", formulas=True)
+    zf = export_zip(portal, alice)
+    terms = [r["term"] for r in json.loads(zf.read("data.json"))["observed"]["search_preferences"]["rows"]]
+    cells = [row[1] for row in csv.reader(io.StringIO(zf.read("observed/search_preferences.csv").decode("utf-8-sig"), newline=""))][1:]
+    for formula in FORMULAS:
+        raw = f"{formula} alicemark"
+        assert raw in terms  # data.json keeps the exact value
+        assert "'" + raw in cells and raw not in cells
+    assert all(not c.startswith(FORMULA_START) for c in cells)
+
+
+def test_manifest_covers_every_file_and_its_signature_verifies(portal: Portal) -> None:
+    alice, sa, _ = _two_users(portal)
+    seed(portal.store, sa, "alicemark")
+    zf = export_zip(portal, alice)
+    manifest_bytes = zf.read("manifest.json")
+    manifest = json.loads(manifest_bytes)
+    assert set(manifest["files"]) == set(zf.namelist()) - {"manifest.json", "manifest.sig"}
+    for name, facts in manifest["files"].items():
+        body = zf.read(name)
+        assert hashlib.sha256(body).hexdigest() == facts["sha256"] and len(body) == facts["size"], name
+    published = alice.get("/.well-known/portal-audit-key").text
+    public = checkpoints.load_public_key(published)
+    public.verify(zf.read("manifest.sig"), manifest_bytes)  # raises InvalidSignature if wrong
+    assert manifest["signature"]["key_id"] == checkpoints.key_id(public)
+    assert base64.b64decode(manifest["signature"]["public_key"]) == checkpoints.raw_public(public)
+    # A changed file no longer matches its digest.
+    assert hashlib.sha256(zf.read("data.json") + b" ").hexdigest() != manifest["files"]["data.json"]["sha256"]
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("href", "src", "action", "srcset", "poster", "data", "formaction"):
+                self.urls.append(value or "")
+
+
+def test_index_html_works_offline_and_marks_provided_apart(portal: Portal) -> None:
+    alice, sa, _ = _two_users(portal)
+    seed(portal.store, sa, "alicemark", logs=HTML_ROWS + 10)
+    zf = export_zip(portal, alice)
+    html = zf.read("index.html").decode()
+    parser = _Links()
+    parser.feed(html)
+    assert not {"script", "iframe", "img", "link", "object", "embed", "form"} & set(parser.tags)
+    assert all(url.startswith("#") for url in parser.urls), parser.urls
+    assert "url(" not in html and "@import" not in html and " on" + "error=" not in html
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    # Stored markup is shown as text, never run.
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'id="provided"' in html and 'id="observed"' in html
+    assert html.index('id="provided"') < html.index("Your portal account") < html.index('id="observed"')
+    assert html.index('id="observed"') < html.index("Access-log records")
+    assert f"The first {HTML_ROWS} of {HTML_ROWS + 10} records are shown" in html
+
+
+def test_zip_entries_are_compressed_and_zip_is_valid(portal: Portal) -> None:
+    alice, sa, _ = _two_users(portal)
+    seed(portal.store, sa, "alicemark", logs=200)
+    zf = export_zip(portal, alice)
+    assert zf.testzip() is None
+    info = zf.getinfo("observed/log_records.csv")
+    assert info.compress_type == zipfile.ZIP_DEFLATED and info.compress_size < info.file_size

@@ -1,0 +1,149 @@
+"""My data: overview, cookies and search preferences show exactly the subject's own data."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from portal import identity
+from tests import sitedata_factory as f
+from tests.conftest import Client, Portal
+
+SHARED_IP = "198.51.100.23"
+
+
+def _audits(portal: Portal, action: str) -> int:
+    return int(portal.store.scalar("SELECT count(*) FROM audit_entry WHERE action = :a", a=action))  # type: ignore[arg-type]
+
+
+def _two_people(portal: Portal) -> tuple[Client, int, int]:
+    """Ann (logged in) and Bob, each with data; their log records share one IP address."""
+    ann = portal.client()
+    portal.verified_user(ann, "ann@example.com")
+    portal.verified_user(portal.client(), "bob@example.com")
+    me = f.account_subject(portal.store, "ann@example.com")
+    other = f.account_subject(portal.store, "bob@example.com")
+    src = f.source(portal.store)
+    f.cookie(portal.store, me, "site_id", "ann-identifier-0001")
+    f.cookie(portal.store, me, "search_pref", "cheap+flights|caf%C3%A9+paris", user_agent=f.FIREFOX)
+    f.preference(portal.store, me, "cheap flights", times=3)
+    f.preference(portal.store, me, "café paris", source="cookie")
+    f.log_records(portal.store, me, 12, source_id=src, ip=SHARED_IP, path="/ann/{i}")
+    f.cookie(portal.store, other, "site_id", "bob-identifier-9999")
+    f.preference(portal.store, other, "bobs secret term")
+    f.log_records(portal.store, other, 7, source_id=src, ip=SHARED_IP, path="/bob/{i}")
+    return ann, me, other
+
+
+def test_pages_need_a_login(portal: Portal) -> None:
+    c = portal.client()
+    for path in ("/my", "/my/cookies", "/my/search", "/my/logs", "/my/cookies/1/delete", "/my/search/delete"):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
+
+
+def test_overview_counts_only_my_data_and_explains_each_category(portal: Portal) -> None:
+    ann, _, _ = _two_people(portal)
+    page = ann.get("/my")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.text)
+    assert 'href="/my">My data</a>' in text  # header nav
+    for label in ("Overview", "Cookies", "Search preferences", "Log records"):
+        assert f">{label}</a>" in text
+    counts = re.findall(r"<dt>How many</dt><dd>([\d,]+)</dd>", text)
+    assert counts == ["2", "2", "12", "0"]  # identifiers, search preferences, log records, emails
+    assert "Legal basis" in text and "180 days after the visit." in text
+    assert "Oldest item deleted on" in text and "bob" not in text.lower()
+
+
+def test_cookies_show_purpose_decoded_value_masked_id_browser_and_this_browser(portal: Portal) -> None:
+    ann, _, _ = _two_people(portal)
+    ann.cookies.set("site_id", "ann-identifier-0001")
+    text = ann.get("/my/cookies").text
+    assert "cheap flights, café paris" in text  # the preference cookie, decoded
+    assert "ann-…" in text and "ann-identifier-0001" not in text  # identification value masked
+    assert "Chrome 120 on Windows" in text and "Firefox 121 on Linux" in text
+    assert text.count("This is the browser you are using now") == 1
+    assert "tailor content" in text  # the catalog's purpose in words
+    assert "bob-" not in text
+    ann.cookies.clear()
+    assert "This is the browser you are using now" not in ann.get("/my/cookies").text
+
+
+def test_a_logged_in_browser_claims_its_anonymous_cookies(portal: Portal) -> None:
+    ann, me, _ = _two_people(portal)
+    browser = f.subject(portal.store, "browser")
+    f.cookie(portal.store, browser, "search_pref", "red+shoes")
+    f.log_records(portal.store, browser, 4, source_id=f.source(portal.store, "/b.log"), path="/anon/{i}")
+    ann.cookies.set("search_pref", "red+shoes")
+    page = ann.get("/my/cookies")
+    assert "We linked this browser's cookies to your account" in page.text
+    assert "red shoes" in page.text
+    with portal.store.ctx() as ctx:
+        assert identity.root(ctx, browser) == me
+    assert "We linked" not in ann.get("/my/cookies").text  # only once
+    assert portal.store.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=me) == 16
+
+
+def test_search_preferences_show_term_source_and_times(portal: Portal) -> None:
+    ann, _, _ = _two_people(portal)
+    text = ann.get("/my/search").text
+    assert "cheap flights" in text and "Search engine: Google" in text
+    assert "café paris" in text and "Search-preference cookie" in text
+    assert "<td>3</td>" in text
+    assert "bobs secret term" not in text
+
+
+def test_delete_one_cookie_then_all_with_confirmation_and_audit(portal: Portal) -> None:
+    ann, me, other = _two_people(portal)
+    ids = [int(i) for i in re.findall(r'href="/my/cookies/(\d+)/delete"', ann.get("/my/cookies").text)]
+    assert len(ids) == 2
+    confirm = ann.get(f"/my/cookies/{ids[0]}/delete")
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.text
+    r = ann.submit(f"/my/cookies/{ids[0]}/delete")
+    assert r.status_code == 303 and r.headers["location"] == "/my/cookies"
+    assert "The cookie record was deleted." in ann.get("/my/cookies").text
+    assert _audits(portal, "cookie.delete") == 1
+    r = ann.submit("/my/cookies/delete")
+    assert r.status_code == 303
+    assert portal.store.scalar("SELECT count(*) FROM identifier WHERE subject_id = :s", s=me) == 0
+    assert portal.store.scalar("SELECT count(*) FROM identifier WHERE subject_id = :s", s=other) == 1
+    assert _audits(portal, "cookie.delete_all") == 1
+    assert "No cookie is tied to you" in ann.get("/my/cookies").text
+
+
+def test_delete_one_search_preference_then_all(portal: Portal) -> None:
+    ann, me, other = _two_people(portal)
+    ids = [int(i) for i in re.findall(r'href="/my/search/(\d+)/delete"', ann.get("/my/search").text)]
+    assert len(ids) == 2
+    assert ann.submit(f"/my/search/{ids[0]}/delete").status_code == 303
+    assert _audits(portal, "search_preference.delete") == 1
+    assert ann.submit("/my/search/delete").status_code == 303
+    assert _audits(portal, "search_preference.delete_all") == 1
+    assert portal.store.scalar("SELECT count(*) FROM search_preference WHERE subject_id = :s", s=me) == 0
+    assert portal.store.scalar("SELECT count(*) FROM search_preference WHERE subject_id = :s", s=other) == 1
+    assert "has recorded no search term" in ann.get("/my/search").text
+
+
+@pytest.mark.parametrize("kind", ["cookies", "search"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_another_subjects_id_is_a_404_identical_to_a_missing_one_and_audited(
+    portal: Portal, kind: str, method: str
+) -> None:
+    ann, _, other = _two_people(portal)
+    table = "identifier" if kind == "cookies" else "search_preference"
+    theirs = int(portal.store.scalar(f"SELECT min(id) FROM {table} WHERE subject_id = :s", s=other))  # type: ignore[arg-type]
+    missing = 999_999
+
+    def attempt(item: int):  # type: ignore[no-untyped-def]
+        path = f"/my/{kind}/{item}/delete"
+        return ann.get(path) if method == "GET" else ann.submit(path, form_page="/my")
+
+    denied_before = _audits(portal, "access.denied")
+    foreign, absent = attempt(theirs), attempt(missing)
+    assert foreign.status_code == absent.status_code == 404
+    assert foreign.text == absent.text
+    assert dict(foreign.headers).keys() == dict(absent.headers).keys()
+    assert _audits(portal, "access.denied") == denied_before + 1
+    assert portal.store.scalar(f"SELECT count(*) FROM {table} WHERE id = :i", i=theirs) == 1

@@ -1,0 +1,147 @@
+"""My data, log records: keyset pages (with and without htmx), filters, the activity chart, speed."""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+import time
+from datetime import timedelta
+
+from tests import sitedata_factory as f
+from tests.conftest import Client, Portal
+
+ROW_PATH = re.compile(r"<code>GET (/[a-z]+/\d+)</code>")
+NEXT = re.compile(r'<a class="button secondary" href="([^"]+)" hx-get=')
+
+
+def _me(portal: Portal, email: str = "ann@example.com") -> tuple[Client, int]:
+    c = portal.client()
+    portal.verified_user(c, email)
+    return c, f.account_subject(portal.store, email)
+
+
+def _next(page: str) -> str | None:
+    match = NEXT.search(page)
+    return html.unescape(match.group(1)) if match else None
+
+
+def test_pages_walk_every_record_once_newest_first_with_and_without_htmx(portal: Portal) -> None:
+    ann, me = _me(portal)
+    _, other = _me(portal, "bob@example.com")
+    src = f.source(portal.store)
+    # Runs of three records share one timestamp: the id must break ties without losing any.
+    f.log_records(portal.store, me, 131, source_id=src, path="/ann/{i}", same_time_every=3)
+    f.log_records(portal.store, other, 40, source_id=src, path="/bob/{i}")
+    expected = [f"/ann/{i}" for i in range(131)]
+    expected_order = sorted(expected, key=lambda p: (int(p.split("/")[2]) // 3, -int(p.split("/")[2])))
+
+    first = ann.get("/my/logs")
+    assert "hx-swap-oob" not in first.text
+    for htmx in (False, True):
+        seen = ROW_PATH.findall(first.text)
+        url = _next(first.text)
+        while url:
+            r = ann.get(url, headers={"HX-Request": "true"} if htmx else {})
+            assert r.status_code == 200 and "HX-Request" in r.headers["vary"]
+            if htmx:
+                assert "<html" not in r.text and 'id="log-more" hx-swap-oob="true"' in r.text
+            else:
+                assert "<html" in r.text and "Back to the newest records" in r.text
+            seen += ROW_PATH.findall(r.text)
+            url = _next(r.text)
+        assert len(seen) == 131 and len(set(seen)) == 131
+        assert set(seen) == set(expected)
+        # Newest first: within a shared timestamp the higher id (inserted later) comes first.
+        assert seen == sorted(seen, key=lambda p: int(p.split("/")[2]) // 3)
+        assert seen == expected_order
+        assert not any("/bob/" in p for p in seen)
+
+
+def test_first_page_shows_the_fields_in_my_time_zone(portal: Portal) -> None:
+    ann, me = _me(portal)
+    f.log_records(portal.store, me, 3, source_id=f.source(portal.store), ip="203.0.113.99")
+    with portal.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE account SET time_zone = 'Asia/Tokyo'")
+    text = ann.get("/my/logs").text
+    assert "Asia/Tokyo" in text and "google.com" in text and "Chrome 120 on Windows" in text
+    assert "203.0.113.99" in text and "That is every record." in text
+    at = portal.store.clock.now() - timedelta(minutes=1)
+    assert (at + timedelta(hours=9)).strftime("%d %b %Y, %H:%M") in text
+
+
+def test_filters_by_text_and_date_range(portal: Portal) -> None:
+    ann, me = _me(portal)
+    src = f.source(portal.store)
+    now = portal.store.clock.now()
+    f.log_records(portal.store, me, 5, source_id=src, path="/cats/{i}", newest=now - timedelta(days=1))
+    f.log_records(portal.store, me, 5, source_id=src, path="/dogs/{i}", newest=now - timedelta(days=10),
+                  referrer="https://www.bing.com/search?q=x")  # fmt: skip
+    assert set(ROW_PATH.findall(ann.get("/my/logs?q=CATS").text)) == {f"/cats/{i}" for i in range(5)}
+    assert len(ROW_PATH.findall(ann.get("/my/logs?q=bing.com").text)) == 5  # the referrer matches too
+    day = (now - timedelta(days=10)).date().isoformat()
+    ranged = ann.get(f"/my/logs?from={day}&to={day}").text
+    assert set(ROW_PATH.findall(ranged)) == {f"/dogs/{i}" for i in range(5)}
+    assert "No record matches these filters." in ann.get("/my/logs?q=nothing-like-this").text
+    bad = ann.get("/my/logs?from=31/12/2024")
+    assert bad.status_code == 200 and "Enter a date like 2024-03-31." in bad.text
+    # % and _ are literal characters, not wildcards.
+    assert "No record matches" in ann.get("/my/logs?q=%25").text
+
+
+def test_activity_chart_is_an_accessible_svg_with_a_table(portal: Portal) -> None:
+    ann, me = _me(portal)
+    src = f.source(portal.store)
+    now = portal.store.clock.now()
+    f.log_records(
+        portal.store, me, 4, source_id=src, newest=now - timedelta(days=2), step=timedelta(minutes=1)
+    )
+    f.log_records(portal.store, me, 9, source_id=src, newest=now - timedelta(days=5), step=timedelta(minutes=1),
+                  path="/x/{i}")  # fmt: skip
+    logs = ann.get("/my/logs").text
+    assert 'hx-get="/my/logs/activity" hx-trigger="load"' in logs and 'href="/my/logs/activity"' in logs
+    page = ann.get("/my/logs/activity")  # without JavaScript: a page of its own
+    fragment = ann.get("/my/logs/activity", headers={"HX-Request": "true"})
+    assert "<html" in page.text and "<html" not in fragment.text and 'id="activity"' in fragment.text
+    assert page.headers["vary"].startswith("HX-Request") and fragment.headers["vary"].startswith("HX-Request")
+    text = fragment.text
+    svg = text[text.index("<svg") : text.index("</svg>")]
+    assert 'role="img"' in svg and '<title id="activity-title">' in svg and "aria-describedby" in svg
+    assert svg.count('class="bar"') == 2 and "<script" not in text
+    assert "13 requests between" in text and "with 9." in text
+    assert "<td>4</td>" in text and "<td>9</td>" in text
+
+
+def test_empty_state(portal: Portal) -> None:
+    ann, _ = _me(portal)
+    assert "There are no log records tied to you." in ann.get("/my/logs").text
+    assert "No requests between" in ann.get("/my/logs/activity").text
+
+
+def _first_page_medians(a: Client, b: Client, rounds: int = 31) -> tuple[float, float]:
+    """Median time of the first page for each client, requests interleaved so noise hits both alike."""
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for i in range(rounds + 2):
+        for which, client in ((0, a), (1, b)):
+            start = time.perf_counter()
+            r = client.get("/my/logs")
+            if i >= 2:  # the first rounds warm templates, caches and connections
+                times[which].append(time.perf_counter() - start)
+            assert r.status_code == 200
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def test_first_page_costs_the_same_for_100000_records_as_for_10(portal: Portal) -> None:
+    small, small_id = _me(portal, "small@example.com")
+    big, big_id = _me(portal, "big@example.com")
+    src = f.source(portal.store)
+    f.log_records(portal.store, small_id, 10, source_id=src)
+    # A hundred thousand records over the retention period (about 2.6 minutes apart).
+    f.log_records(portal.store, big_id, 100_000, source_id=src, step=timedelta(seconds=155), path="/big/{i}")
+    assert len(ROW_PATH.findall(big.get("/my/logs").text)) == 50
+    with portal.store.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    t_small, t_big = _first_page_medians(small, big)
+    print(f"\n[{portal.store.kind}] first page, median: 10 records {t_small * 1000:.1f} ms, "
+          f"100,000 records {t_big * 1000:.1f} ms, ratio {t_big / t_small:.2f}")  # fmt: skip
+    assert t_big / t_small <= 1.5
