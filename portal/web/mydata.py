@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import NoMatchFound, Route
+from starlette.routing import Route
 
 from portal import logbrowse, mydata, thisbrowser
 from portal.context import Ctx
@@ -23,27 +23,6 @@ from portal.web.flash import flash
 GET, FORM = ["GET"], ["GET", "POST"]
 UTC = ZoneInfo("UTC")
 ACTIVITY = {"my.logs": "my.activity", "browser.logs": "browser.activity"}
-# Sections that other modules may add to the route table; linked only once they exist.
-OPTIONAL_SECTIONS = (("my.consent", "Consent"), ("my.export", "Download"))
-SECTIONS = (
-    ("my.overview", "Overview"),
-    ("my.cookies", "Cookies"),
-    ("my.search", "Search preferences"),
-    ("my.logs", "Log records"),
-)
-
-
-def _nav(request: Request, active: str) -> list[dict[str, Any]]:
-    items = []
-    for name, label in (*SECTIONS, *OPTIONAL_SECTIONS):
-        try:
-            url = str(request.app.url_path_for(name))
-        except NoMatchFound:
-            continue
-        items.append({"url": url, "label": label, "active": name == active})
-    return items
-
-
 def _me(request: Request) -> tuple[int, ZoneInfo]:
     """The logged-in account's subject and time zone; only verified accounts have data pages."""
     account = current(request).account
@@ -57,7 +36,8 @@ def _me(request: Request) -> tuple[int, ZoneInfo]:
 
 
 def _page(request: Request, template: str, active: str, tz: ZoneInfo, **context: Any) -> Response:
-    return render(request, template, {"my_nav": _nav(request, active), "tz": tz, **context})
+    # `my_nav` tells the templates shared with "This browser" that this is a My data page.
+    return render(request, template, {"my_nav": True, "tz": tz, **context})
 
 
 def _cookies(request: Request) -> dict[str, str]:

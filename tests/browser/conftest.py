@@ -88,9 +88,9 @@ def page(browser, live_server: LiveServer):  # type: ignore[no-untyped-def]
 
 
 def _assert_local(url: str, base: str) -> None:
-    assert url.startswith((base, "data:", "about:")), f"third-party request: {url}"
+    assert url.startswith((base, "data:", "about:", "file://")), f"third-party request: {url}"
 
 
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def shot(page, name: str, full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
