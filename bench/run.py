@@ -16,6 +16,7 @@ QUICK = {
     "bench_audit.py": ["--entries", "50000"],
     "bench_ingest.py": ["--lines", "100000"],
     "bench_export.py": ["--records", "10000"],
+    "bench_logpage.py": ["--records", "20000"],
 }
 
 
