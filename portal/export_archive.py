@@ -10,6 +10,9 @@ One pass over each category feeds everything: its CSV entry is written into the 
 arrive, the same rows encoded as JSON go to a spool file that data.json is later copied from,
 and the first HTML_ROWS rows are kept for index.html. Rows come from the store in batches
 (`yield_per`, a server-side cursor on PostgreSQL).
+
+Deflating, CRC-32, SHA-256 and file writes run on a second thread (`_Pipe`): all of them release the
+GIL, so compressing one batch overlaps reading and encoding the next.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ import csv
 import hashlib
 import io
 import json
+import queue
 import tempfile
+import threading
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Connection
+from sqlalchemy import Column, Connection, Dialect, Select, TypeDecorator, type_coerce
 
 from portal import subjectdata
 from portal.checkpoints import key_id, load_or_create_key, raw_public
@@ -42,6 +48,8 @@ from portal.subjectdata import Category
 BATCH = 5000
 HTML_ROWS = 500
 COPY_CHUNK = 1 << 20
+# Writes waiting for the zip thread: bounds memory (a log-record batch is ~1.5 MB of CSV) and keeps it busy.
+PIPE_DEPTH = 8
 # Level 1 deflates log-like text about 3x faster than the default 6, for a somewhat larger file.
 COMPRESS_LEVEL = 1
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
@@ -51,10 +59,44 @@ _first = itemgetter(0)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "export"
 
 
-def _isoformat(values: tuple[Any, ...]) -> Sequence[Any]:
-    if None in values:
-        return [None if v is None else v.isoformat() for v in values]
-    return list(map(datetime.isoformat, values))
+_ZERO = timedelta(0)
+
+
+def _raw_times(stmt: Select[Any], dialect: Dialect) -> Select[Any]:
+    """The statement with its time columns read through the stored type only (see `_isoformat`)."""
+    cols = [
+        type_coerce(c.element, c.type.impl_instance).label(c.name)
+        if isinstance(c.type, TypeDecorator) and c.type.impl_instance.python_type is datetime
+        else c
+        for c in stmt.selected_columns
+    ]
+    return stmt.with_only_columns(*cols, maintain_column_froms=True)
+
+
+def _isoformat(values: tuple[Any, ...], column: Column[Any], dialect: Dialect) -> list[Any]:
+    """A batch of one time column as the ISO 8601 text of its UTC instant, e.g. 2026-01-01T00:00:00+00:00.
+
+    The values come as the driver and the column's stored type give them (SQLite: naive UTC; PostgreSQL:
+    aware, in the session's time zone). Per value, the column's own decorator would turn them into aware
+    UTC datetimes whose isoformat() ends in "+00:00"; when a whole batch is naive or already at offset
+    zero, the same text comes from C-level isoformat() alone. Anything else takes the decorator's path.
+    """
+    present = [v for v in values if v is not None] if None in values else values
+    try:
+        offsets = set(map(datetime.utcoffset, present))
+    except TypeError:  # not datetimes: let the decorator say what it makes of them
+        offsets = {None, _ZERO}
+    if offsets == {None}:
+        texts = [t + "+00:00" for t in map(datetime.isoformat, present)]
+    elif offsets <= {_ZERO}:
+        texts = list(map(datetime.isoformat, present))
+    else:
+        decorate = column.type.process_result_value  # type: ignore[attr-defined]
+        texts = [decorate(v, dialect).isoformat() for v in present]
+    if present is values:
+        return texts
+    found = iter(texts)
+    return [None if v is None else next(found) for v in values]
 
 
 def _neutralise(values: tuple[Any, ...]) -> Sequence[Any]:
@@ -79,15 +121,68 @@ class Section:
     json_end: int = 0
 
 
-class _Entry:
-    """A zip entry being written, with its size and SHA-256 taken on the way."""
+_Call = tuple[Callable[..., object], tuple[Any, ...]]
 
-    def __init__(self, raw: IO[bytes]) -> None:
+
+class _Pipe:
+    """One worker thread running submitted calls in order; the zip is only touched there while it runs.
+
+    A failed call is kept and raised in the submitting thread at its next `submit` or `wait`; the calls
+    queued after it are dropped, so the producer is never blocked by a dead consumer.
+    """
+
+    def __init__(self) -> None:
+        self._calls: queue.Queue[_Call | None] = queue.Queue(PIPE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="export-zip", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                if self._error is None:
+                    call[0](*call[1])
+            except BaseException as exc:  # handed to the producer, which decides
+                self._error = exc
+            finally:
+                self._calls.task_done()
+        self._calls.task_done()
+
+    def submit(self, fn: Callable[..., object], *args: Any) -> None:
+        self._raise()
+        self._calls.put((fn, args))
+
+    def drain(self) -> None:
+        """Wait until every submitted call has run (or been dropped after a failure)."""
+        self._calls.join()
+
+    def wait(self) -> None:
+        self.drain()
+        self._raise()
+
+    def close(self) -> None:
+        self._calls.put(None)
+        self._thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+class _Entry:
+    """A zip entry being written on the pipe's thread, with its size and SHA-256 taken on the way."""
+
+    def __init__(self, raw: IO[bytes], pipe: _Pipe) -> None:
         self.raw = raw
+        self.pipe = pipe
         self.sha = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> None:
+        self.pipe.submit(self._write, data)
+
+    def _write(self, data: bytes) -> None:
         self.raw.write(data)
         self.sha.update(data)
         self.size += len(data)
@@ -118,6 +213,7 @@ class ArchiveWriter:
         with (
             tempfile.TemporaryFile(dir=dest.parent, prefix=".spool-") as spool,
             zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf,
+            self._piped(),
         ):
             self.zf = zf
             for category in subjectdata.ordered():
@@ -141,13 +237,24 @@ class ArchiveWriter:
         return info
 
     @contextlib.contextmanager
+    def _piped(self) -> Iterator[None]:
+        self.pipe = _Pipe()
+        try:
+            yield
+        finally:
+            self.pipe.close()
+
+    @contextlib.contextmanager
     def _entry(self, name: str) -> Iterator[_Entry]:
         """An entry written incrementally; closed even on error (an open entry keeps the zip from closing
-        and would hide the real error), and hashed once complete."""
-        entry = _Entry(self.zf.open(self._info(name), "w", force_zip64=True))
+        and would hide the real error), and hashed once complete. Only one is open at a time, and the
+        pipe is idle outside entries, so the zip is never used from two threads at once."""
+        entry = _Entry(self.zf.open(self._info(name), "w", force_zip64=True), self.pipe)
         try:
             yield entry
+            self.pipe.wait()
         finally:
+            self.pipe.drain()
             entry.raw.close()
         self.hashes[name] = {"sha256": entry.sha.hexdigest(), "size": entry.size}
 
@@ -159,7 +266,7 @@ class ArchiveWriter:
     # -- one pass per category -------------------------------------------------------------
 
     def _rows(self, category: Category, refs: list[str]) -> Iterator[Sequence[Any]]:
-        stmt = subjectdata.statement(category, self.subject["id"], refs)
+        stmt = _raw_times(subjectdata.statement(category, self.subject["id"], refs), self.conn.dialect)
         result = self.conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
         yield from result.partitions()
 
@@ -173,8 +280,7 @@ class ArchiveWriter:
         texts = [i for i, t in enumerate(types) if t is str]
         section = Section(category, category.retention_text(self.settings), names,
                           f"{category.origin}/{category.key}.csv")
-        # One encoder call per batch, not per row: the C encoder's set-up dominates for small objects.
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        dialect = self.conn.dialect
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\r\n")
         text.write("\ufeff")  # a byte-order mark makes spreadsheet programs read the file as UTF-8
@@ -185,7 +291,7 @@ class ArchiveWriter:
                 # Column-wise work: zip(*) and map() keep the per-cell loops in C.
                 columns: list[Any] = list(zip(*batch, strict=True))
                 for i in dates:
-                    columns[i] = _isoformat(columns[i])
+                    columns[i] = _isoformat(columns[i], cols[i][1], dialect)
                 rows = list(zip(*columns, strict=True))
                 cells = list(columns)
                 for i in texts:
@@ -196,8 +302,9 @@ class ArchiveWriter:
                 entry.write(text.getvalue().encode())
                 text.seek(0)
                 text.truncate()
-                encoded = dumps(list(map(dict, map(zip, repeat(names), rows))))[1:-1]
-                spool.write(((",\n" if section.count else "\n") + encoded).encode())
+                # One call per batch; orjson writes compact UTF-8 JSON, as json.dumps(separators=(",", ":")).
+                encoded = orjson.dumps(list(map(dict, map(zip, repeat(names), rows))))[1:-1]
+                spool.write((b",\n" if section.count else b"\n") + encoded)
                 section.count += len(rows)
                 section.preview.extend(rows[: HTML_ROWS - len(section.preview)])
             entry.write(text.getvalue().encode())

@@ -105,29 +105,23 @@ def login_required(handler: Handler) -> Handler:
     return wrapper
 
 
-def staff_required(handler: Handler) -> Handler:
+def _roles_required(*roles: str) -> Callable[[Handler], Handler]:
     """Staff pages do not exist for anyone else: 404, never a hint that they are there."""
 
-    @functools.wraps(handler)
-    async def wrapper(request: Request) -> Response:
-        cur = current(request)
-        if not cur.is_staff:
-            raise not_found()
-        if not cur.mfa_done:
-            return redirect(request, "auth.mfa")
-        return await handler(request)
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: Request) -> Response:
+            cur = current(request)
+            if cur.account is None or cur.account.role not in roles:
+                raise not_found()
+            if not cur.mfa_done:
+                return redirect(request, "auth.mfa")
+            return await handler(request)
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
-def admin_required(handler: Handler) -> Handler:
-    @functools.wraps(handler)
-    async def wrapper(request: Request) -> Response:
-        cur = current(request)
-        if cur.account is None or cur.account.role != "admin":
-            raise not_found()
-        if not cur.mfa_done:
-            return redirect(request, "auth.mfa")
-        return await handler(request)
-
-    return wrapper
+staff_required = _roles_required("agent", "admin")
+admin_required = _roles_required("admin")
