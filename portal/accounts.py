@@ -185,8 +185,13 @@ def resend_verification(ctx: Ctx, account_id: int) -> None:
     audit.record(ctx, "account.verification_resent", subject_id=account.subject_id)
 
 
-def change_password(ctx: Ctx, account_id: int, current: str, new: str, keep_session_hash: str) -> int:
-    """Change a password after checking the current one; end every other session. Returns how many."""
+def change_password(
+    ctx: Ctx, account_id: int, current: str, new: str, keep_session_hash: str
+) -> tuple[int, int]:
+    """Change a password after checking the current one; end every other session.
+
+    Returns (sessions ended, audit sequence number of the change: the receipt).
+    """
     account = get(ctx, account_id)
     ok, _ = passwords.verify(current, account.password_hash)
     if not ok:
@@ -199,10 +204,10 @@ def change_password(ctx: Ctx, account_id: int, current: str, new: str, keep_sess
     account.password_hash = passwords.hash_password(new)
     account.password_changed_at = ctx.now
     ended = sessions.end_others(ctx, account.id, keep_hash=keep_session_hash)  # type: ignore[arg-type]
-    audit.record(
+    entry = audit.record(
         ctx, "account.password_change", subject_id=account.subject_id, details={"sessions_ended": ended}
     )
-    return ended
+    return ended, entry.seq
 
 
 def request_reset(ctx: Ctx, raw_email: str) -> None:

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Column, Connection, Dialect, Select, TypeDecorator, type_coerce
+from sqlalchemy import Column, Connection, Dialect, Select, TypeDecorator, func, select, type_coerce
 
 from portal import subjectdata
 from portal.checkpoints import key_id, load_or_create_key, raw_public
@@ -117,8 +117,8 @@ class Section:
     csv_name: str
     count: int = 0
     preview: list[Sequence[Any]] = field(default_factory=list)
-    json_start: int = 0
-    json_end: int = 0
+    csv_start: int = 0
+    csv_end: int = 0
 
 
 _Call = tuple[Callable[..., object], tuple[Any, ...]]
@@ -171,7 +171,7 @@ class _Pipe:
 
 
 class _Entry:
-    """A zip entry being written on the pipe's thread, with its size and SHA-256 taken on the way."""
+    """A zip entry written on the pipe's thread, with its size and SHA-256 taken on the way."""
 
     def __init__(self, raw: IO[bytes], pipe: _Pipe) -> None:
         self.raw = raw
@@ -180,10 +180,17 @@ class _Entry:
         self.size = 0
 
     def write(self, data: bytes) -> None:
+        """Deflate and hash on the pipe's thread (for a producer that is busy itself)."""
         self.pipe.submit(self._write, data)
 
     def _write(self, data: bytes) -> None:
         self.raw.write(data)
+        self.sha.update(data)
+        self.size += len(data)
+
+    def copy(self, data: bytes) -> None:
+        """Deflate on the pipe's thread and hash here, at the same time (for a producer that only reads)."""
+        self.pipe.submit(self.raw.write, data)
         self.sha.update(data)
         self.size += len(data)
 
@@ -216,9 +223,12 @@ class ArchiveWriter:
             self._piped(),
         ):
             self.zf = zf
-            for category in subjectdata.ordered():
-                self.sections.append(self._category(category, refs, spool))
-            self._data_json(spool)
+            self.spool = spool
+            self.spooled = 0
+            with self._entry("data.json") as data:
+                self._data_json(data, refs)
+            for section in self.sections:
+                self._copy_csv(section)
             self._put("schema.json", _json_bytes(json_schema()))
             self._put("index.html", self._index_html().encode())
             manifest = self._manifest()
@@ -263,80 +273,101 @@ class ArchiveWriter:
         if hashed:
             self.hashes[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
-    # -- one pass per category -------------------------------------------------------------
+    def _spool(self, data: bytes) -> None:
+        # Only the pipe's thread touches the spool while entries are written, so the offset is kept here.
+        self.pipe.submit(self.spool.write, data)
+        self.spooled += len(data)
+
+    def _copy_csv(self, section: Section) -> None:
+        self.spool.seek(section.csv_start)
+        left = section.csv_end - section.csv_start
+        with self._entry(section.csv_name) as entry:
+            while left > 0:
+                chunk = self.spool.read(min(COPY_CHUNK, left))
+                if not chunk:
+                    raise OSError("the export's spool file is shorter than what was written to it")
+                entry.copy(chunk)
+                left -= len(chunk)
+
+    # -- data.json, with one pass per category ---------------------------------------------
+
+    def _data_json(self, data: _Entry, refs: list[str]) -> None:
+        """data.json is written straight into the zip while each category's CSV goes to the spool.
+
+        Why this way round: data.json is the larger of the two, so its compression is the one that
+        overlaps the reading. Each category's count heads its rows, so it is counted first, in the same
+        snapshot, and the rows read are checked against it.
+        """
+        head = {"format": FORMAT, "generated_at": self.now.isoformat(), "subject": self.subject}
+        data.write(_json_bytes(head)[:-2] + b",\n")  # the object stays open for the categories
+        for origin in ("provided", "observed"):
+            data.write(f'"{origin}":{{'.encode())
+            for n, category in enumerate(c for c in subjectdata.ordered() if c.origin == origin):
+                section = Section(category, category.retention_text(self.settings),
+                                  [name for name, _ in category.columns()],
+                                  f"{category.origin}/{category.key}.csv")
+                section.count = self._count(category, refs)
+                meta_json = json.dumps(_meta(section), ensure_ascii=False)[:-1]
+                prefix = "," if n else ""
+                data.write(f'{prefix}\n"{category.key}":{meta_json},"rows":['.encode())
+                rows = self._category(section, refs, data)
+                if rows != section.count:
+                    raise RuntimeError(f"{category.key}: counted {section.count} rows but read {rows}")
+                data.write(b"\n]}")
+                self.sections.append(section)
+            data.write(b"}," if origin == "provided" else b"}")
+        data.write(b"}\n")
+
+    def _count(self, category: Category, refs: list[str]) -> int:
+        stmt = subjectdata.statement(category, self.subject["id"], refs).order_by(None).subquery()
+        return int(self.conn.execute(select(func.count()).select_from(stmt)).scalar_one())
 
     def _rows(self, category: Category, refs: list[str]) -> Iterator[Sequence[Any]]:
         stmt = _raw_times(subjectdata.statement(category, self.subject["id"], refs), self.conn.dialect)
         result = self.conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
         yield from result.partitions()
 
-    def _category(self, category: Category, refs: list[str], spool: IO[bytes]) -> Section:
+    def _category(self, section: Section, refs: list[str], data: _Entry) -> int:
+        """Stream one category: CSV to the spool, JSON rows into data.json; returns the rows read."""
+        category, names = section.category, section.columns
         cols = category.columns()
-        names = [name for name, _ in cols]
         types = [subjectdata.value_type(col) for _, col in cols]
         # Per-column work is decided once here: the loop below runs for every cell of 100,000s of rows.
         dates = [i for i, t in enumerate(types) if t is datetime]
         bools = [i for i, t in enumerate(types) if t is bool]
         texts = [i for i, t in enumerate(types) if t is str]
-        section = Section(category, category.retention_text(self.settings), names,
-                          f"{category.origin}/{category.key}.csv")
         dialect = self.conn.dialect
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\r\n")
         text.write("\ufeff")  # a byte-order mark makes spreadsheet programs read the file as UTF-8
         writer.writerow(names)
-        section.json_start = spool.tell()
-        with self._entry(section.csv_name) as entry:
-            for batch in self._rows(category, refs):
-                # Column-wise work: zip(*) and map() keep the per-cell loops in C.
-                columns: list[Any] = list(zip(*batch, strict=True))
-                for i in dates:
-                    columns[i] = _isoformat(columns[i], cols[i][1], dialect)
-                rows = list(zip(*columns, strict=True))
-                cells = list(columns)
-                for i in texts:
-                    cells[i] = _neutralise(columns[i])
-                for i in bools:
-                    cells[i] = [None if v is None else ("true" if v else "false") for v in columns[i]]
-                writer.writerows(zip(*cells, strict=True))
-                entry.write(text.getvalue().encode())
-                text.seek(0)
-                text.truncate()
-                # One call per batch; orjson writes compact UTF-8 JSON, as json.dumps(separators=(",", ":")).
-                encoded = orjson.dumps(list(map(dict, map(zip, repeat(names), rows))))[1:-1]
-                spool.write((b",\n" if section.count else b"\n") + encoded)
-                section.count += len(rows)
-                section.preview.extend(rows[: HTML_ROWS - len(section.preview)])
-            entry.write(text.getvalue().encode())
-        section.json_end = spool.tell()
-        return section
+        section.csv_start = self.spooled
+        read = 0
+        for batch in self._rows(category, refs):
+            # Column-wise work: zip(*) and map() keep the per-cell loops in C.
+            columns: list[Any] = list(zip(*batch, strict=True))
+            for i in dates:
+                columns[i] = _isoformat(columns[i], cols[i][1], dialect)
+            rows = list(zip(*columns, strict=True))
+            cells = list(columns)
+            for i in texts:
+                cells[i] = _neutralise(columns[i])
+            for i in bools:
+                cells[i] = [None if v is None else ("true" if v else "false") for v in columns[i]]
+            writer.writerows(zip(*cells, strict=True))
+            self._spool(text.getvalue().encode())
+            text.seek(0)
+            text.truncate()
+            # One call per batch; orjson writes compact UTF-8 JSON, as json.dumps(separators=(",", ":")).
+            encoded = orjson.dumps(list(map(dict, map(zip, repeat(names), rows))))[1:-1]
+            data.write((b",\n" if read else b"\n") + encoded)
+            read += len(rows)
+            section.preview.extend(rows[: HTML_ROWS - len(section.preview)])
+        self._spool(text.getvalue().encode())
+        section.csv_end = self.spooled
+        return read
 
-    # -- data.json, index.html, manifest ---------------------------------------------------
-
-    def _data_json(self, spool: IO[bytes]) -> None:
-        with self._entry("data.json") as entry:
-            self._write_data_json(entry, spool)
-
-    def _write_data_json(self, entry: _Entry, spool: IO[bytes]) -> None:
-        head = {"format": FORMAT, "generated_at": self.now.isoformat(), "subject": self.subject}
-        entry.write(_json_bytes(head)[:-2] + b",\n")  # the object stays open for the categories
-        for origin in ("provided", "observed"):
-            sections = [s for s in self.sections if s.category.origin == origin]
-            entry.write(f'"{origin}":{{'.encode())
-            for n, section in enumerate(sections):
-                meta = _meta(section)
-                meta_json = json.dumps(meta, ensure_ascii=False)[:-1]
-                prefix = "," if n else ""
-                entry.write(f'{prefix}\n"{section.category.key}":{meta_json},"rows":['.encode())
-                spool.seek(section.json_start)
-                left = section.json_end - section.json_start
-                while left > 0:
-                    chunk = spool.read(min(COPY_CHUNK, left))
-                    entry.write(chunk)
-                    left -= len(chunk)
-                entry.write(b"\n]}")
-            entry.write(b"}," if origin == "provided" else b"}")
-        entry.write(b"}\n")
+    # -- index.html, manifest --------------------------------------------------------------
 
     def _index_html(self) -> str:
         env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))

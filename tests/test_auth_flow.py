@@ -93,7 +93,8 @@ def test_change_password_ends_other_sessions(portal: Portal) -> None:
         {"current_password": STRONG_PASSWORD, "new_password": "copper-meadow-quartz-19"},
     )
     assert r.status_code == 303
-    assert "1 other session ended" in laptop.get("/account").text
+    page = laptop.get("/account").text
+    assert "1 other session ended" in page and "Receipt no." in page
     assert phone.get("/account", follow_redirects=False).status_code == 303  # logged out
     fresh = portal.client()
     assert fresh.submit("/login", {"email": EMAIL, "password": STRONG_PASSWORD}).status_code == 400

@@ -169,7 +169,7 @@ async def change_password(request: Request) -> Response:
     data = await form(request)
     cur = current(request)
     try:
-        ended = await call(
+        ended, seq = await call(
             request,
             accounts.change_password,
             cur.account.id,  # type: ignore[union-attr]
@@ -182,5 +182,5 @@ async def change_password(request: Request) -> Response:
             request, "password.html", {"errors": {exc.field or "form": str(exc)}}, status_code=400
         )
     others = f" {ended} other session{'s' if ended != 1 else ''} ended." if ended else ""
-    flash(request, f"Your password was changed.{others}", "success")
+    flash(request, f"Your password was changed.{others}", "success", receipt=seq)
     return redirect(request, "account.home")
