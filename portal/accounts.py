@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from portal import audit, identity, mail, passwords, throttle
 from portal.context import Ctx
@@ -32,7 +33,7 @@ def normalize_email(raw: str) -> str:
 
 
 def by_email(ctx: Ctx, email: str) -> Account | None:
-    return ctx.session.scalar(select(Account).where(Account.email == email))
+    return ctx.session.scalar(select(Account).where(col(Account.email) == email))
 
 
 def _create(ctx: Ctx, email: str, password_hash: str, role: str, verified: bool) -> Account:
@@ -58,8 +59,8 @@ def _issue_token(ctx: Ctx, account: Account, purpose: str, ttl: timedelta) -> st
     # One live link per purpose: asking again retires the earlier one.
     ctx.session.execute(
         update(LinkToken)
-        .where(LinkToken.account_id == account.id, LinkToken.purpose == purpose)  # type: ignore[arg-type]
-        .where(LinkToken.used_at.is_(None))  # type: ignore[union-attr]
+        .where(col(LinkToken.account_id) == account.id, col(LinkToken.purpose) == purpose)
+        .where(col(LinkToken.used_at).is_(None))
         .values(used_at=ctx.now)
     )
     ctx.session.add(
@@ -116,7 +117,7 @@ def _token_row(ctx: Ctx, token: str, purpose: str) -> LinkToken:
         raise TokenInvalid("This link is not valid.")
     row = ctx.session.scalar(
         select(LinkToken).where(
-            LinkToken.token_hash == sha256_hex(token), LinkToken.purpose == purpose
+            col(LinkToken.token_hash) == sha256_hex(token), col(LinkToken.purpose) == purpose
         )
     )
     if row is None or row.used_at is not None or row.expires_at <= ctx.now:

@@ -6,10 +6,10 @@ read snapshot that should end before a slow client finishes downloading, and a f
 single-use link be claimed only once the archive really exists. `ZipFile.open(name, "w")` writes
 each entry incrementally (deflated, zip64), so no entry is ever held in memory.
 
-One pass over each category feeds everything: its CSV entry is written into the zip as rows
-arrive, the same rows encoded as JSON go to a spool file that data.json is later copied from,
-and the first HTML_ROWS rows are kept for index.html. Rows come from the store in batches
-(`yield_per`, a server-side cursor on PostgreSQL).
+One pass over each category feeds everything: its rows encoded as JSON are written into the
+data.json entry as they arrive, the same rows as CSV go to a spool file that each CSV entry is
+later copied from, and the first HTML_ROWS rows are kept for index.html. Rows come from the store
+in batches (`yield_per`, a server-side cursor on PostgreSQL).
 
 Deflating, CRC-32, SHA-256 and file writes run on a second thread (`_Pipe`): all of them release the
 GIL, so compressing one batch overlaps reading and encoding the next.

@@ -42,48 +42,6 @@ IN_CHUNK = 500
 QUARANTINE_RAW_BYTES = 4096
 
 
-@dataclass(slots=True)
-class Prepared:
-    """A parsed line with everything computed that needs no database."""
-
-    line_no: int
-    line: LogLine
-    path: str | None
-    cookies: list[tuple[str, str]]
-    unclassified: list[str]
-    term: tuple[str, str] | None
-    referrer_domain: str | None
-
-
-@lru_cache(maxsize=65_536)
-def _referrer_facts(referrer: str) -> tuple[tuple[str, str] | None, str | None]:
-    # Referrers repeat a lot (the same page links, the same search); parsing a URL is not cheap.
-    return search_term(referrer), referrer_domain(referrer)
-
-
-def prepare(line_no: int, line: LogLine, catalog: CookieCatalog, redact: Any) -> Prepared:
-    split = split_cookies(line.cookie, catalog) if line.cookie and line.cookie != "-" else None
-    term, domain = _referrer_facts(line.referrer) if line.referrer else (None, None)
-    return Prepared(
-        line_no,
-        line,
-        redact(line.path, catalog),
-        split.catalogued if split else [],
-        split.uncatalogued_names if split else [],
-        term,
-        domain,
-    )
-
-
-@dataclass
-class Quarantined:
-    line_no: int
-    reason: str
-    detail: str
-    raw: bytes
-    length: int
-
-
 @dataclass
 class BatchResult:
     stored: int = 0
@@ -112,23 +70,19 @@ class IdentifierCache:
 
 
 def write_batch(
-    ctx: Ctx,
-    *,
-    source_id: int,
-    site: str,
-    lines: Sequence[Prepared],
-    rejected: Sequence[Quarantined],
-    path: str,
-    run_id: int | None,
-    cache: IdentifierCache,
+    ctx: Ctx, batch: Batch, *, source_id: int, path: str, run_id: int | None, cache: IdentifierCache
 ) -> BatchResult:
+    """Link and store one prepared batch in the caller's transaction (events are applied by the caller)."""
     result = BatchResult()
-    subjects = _link(ctx, lines, cache, result)
-    _insert_records(ctx.session, source_id, site, lines, subjects)
-    result.stored = len(lines)
-    result.preferences = _record_preferences(ctx, lines, subjects)
-    _count_unclassified(ctx, lines)
-    if rejected:
+    subjects = _link(ctx, batch.cookie_lines, cache, result)
+    rows = batch.rows
+    for (index, *_), subject in zip(batch.cookie_lines, subjects, strict=True):
+        rows[index][2] = subject
+    _insert_records(ctx.session, rows)
+    result.stored = len(rows)
+    result.preferences = _record_preferences(ctx, batch.cookie_lines, subjects)
+    _count_unclassified(ctx, batch.unclassified)
+    if batch.rejected:
         ctx.session.execute(
             insert(QuarantinedLine),
             [
@@ -143,42 +97,82 @@ def write_batch(
                     "raw_length": q.length,
                     "at": ctx.now,
                 }
-                for q in rejected
+                for q in batch.rejected
             ],
         )
-    result.rejected = len(rejected)
+    result.rejected = len(batch.rejected)
     return result
 
 
+class _NewSubjects:
+    """Browser subjects a batch needs, created with one INSERT instead of one round trip each.
+
+    Until then a new subject is a negative placeholder. Merging decides by id which subject
+    survives, so every placeholder is made real (in order, so ids stay in order of first sight)
+    before any merge, exactly as if each had been inserted when first needed.
+    """
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx, self.count = ctx, 0
+        self.real: dict[int, int] = {}
+
+    def new(self) -> int:
+        self.count += 1
+        return -(len(self.real) + self.count)
+
+    def materialize(self, subjects: list[int], pending: dict[tuple[str, str], dict[str, Any]]) -> None:
+        if not self.count:
+            return
+        first = len(self.real) + 1
+        ids = self.ctx.session.scalars(
+            insert(Subject).returning(Subject.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+            [{"kind": "browser", "created_at": self.ctx.now} for _ in range(self.count)],
+        ).all()
+        for offset, ident in enumerate(ids):
+            self.real[-(first + offset)] = ident  # type: ignore[assignment]
+        self.count = 0
+        real = self.real
+        for i, s in enumerate(subjects):
+            if s < 0:
+                subjects[i] = real[s]
+        for row in pending.values():
+            if row["subject_id"] < 0:
+                row["subject_id"] = real[row["subject_id"]]
+
+
 def _link(
-    ctx: Ctx, lines: Sequence[Prepared], cache: IdentifierCache, result: BatchResult
-) -> list[int | None]:
-    """The subject of each line, creating and merging subjects as its identifiers require."""
-    wanted = {(n, v) for p in lines for n, v in p.cookies if (n, v) not in cache.known}
+    ctx: Ctx, lines: Sequence[CookieLine], cache: IdentifierCache, result: BatchResult
+) -> list[int]:
+    """The subject of each line with cookies, creating and merging subjects as its identifiers require."""
+    known = cache.known
+    wanted = {key for line in lines for key in line[1] if key not in known}
     _load_known(ctx, wanted, cache)
-    subjects: list[int | None] = []
+    subjects: list[int] = []
     pending: dict[tuple[str, str], dict[str, Any]] = {}  # identifiers first seen in this batch
     seen: dict[int, tuple[datetime, str | None]] = {}
     moved: dict[int, int] = {}  # subjects merged away during this batch → where they went
+    fresh = _NewSubjects(ctx)
     id_cookie = ctx.settings.id_cookie
 
     def owner(key: tuple[str, str]) -> int | None:
-        if key in cache.known:
-            return cache.known[key][1]
+        entry = known.get(key)
+        if entry is not None:
+            return entry[1]
         row = pending.get(key)
         return None if row is None else int(row["subject_id"])
 
-    for p in lines:
-        if not p.cookies:
-            subjects.append(None)
-            continue
-        owners = {o for o in map(owner, p.cookies) if o is not None}
+    for _index, cookies, at, ua, _term, _prefs in lines:
+        owners = {o for o in map(owner, cookies) if o is not None}
         if not owners:
-            subject = identity.new_subject(ctx, "browser")
+            subject = fresh.new()
             result.new_subjects += 1
+        elif len(owners) == 1:
+            (subject,) = owners
         else:
+            fresh.materialize(subjects, pending)
+            owners = {o for o in map(owner, cookies) if o is not None}
             # The identification cookie speaks for the person; a shared preference cookie does not.
-            id_owner = next((owner(k) for k in p.cookies if k[0] == id_cookie and owner(k) is not None), None)
+            id_owner = next((owner(k) for k in cookies if k[0] == id_cookie and owner(k) is not None), None)
             subject = id_owner if id_owner is not None else min(owners)
             for other in sorted(owners - {subject}):
                 merged = identity.merge(ctx, subject, other, "cookies seen together in one request")
@@ -187,18 +181,18 @@ def _link(
                 result.merges += 1
                 loser = other if merged == subject else subject
                 moved[loser] = merged
-                for entry in cache.known.values():
+                for entry in known.values():
                     if entry[1] == loser:
                         entry[1] = merged
                 for row in pending.values():
                     if row["subject_id"] == loser:
                         row["subject_id"] = merged
                 subject = merged
-        at, ua = p.line.time, p.line.user_agent
-        for key in p.cookies:
-            entry = cache.known.get(key)
+        for key in cookies:
+            entry = known.get(key)
             if entry is not None:
-                if entry[0] not in seen or at >= seen[entry[0]][0]:
+                last = seen.get(entry[0])
+                if last is None or at >= last[0]:
                     seen[entry[0]] = (at, ua)
                 continue
             row = pending.get(key)
@@ -216,6 +210,7 @@ def _link(
             elif at >= row["last_seen"]:
                 row["last_seen"], row["last_user_agent"] = at, ua
         subjects.append(subject)
+    fresh.materialize(subjects, pending)
     if pending:
         ctx.session.execute(insert(Identifier), list(pending.values()))
         _load_known(ctx, set(pending), cache)
@@ -228,7 +223,7 @@ def _link(
             [{"ident_id": i, "ls": at, "ua": ua} for i, (at, ua) in seen.items()],
             execution_options={"synchronize_session": False},
         )
-    return [None if s is None else _follow(moved, s) for s in subjects]
+    return [_follow(moved, s) for s in subjects] if moved else subjects
 
 
 def _follow(moved: dict[int, int], subject: int) -> int:
