@@ -21,6 +21,7 @@ from typing import Any
 
 import rfc8785
 from sqlalchemy import select
+from sqlmodel import col
 
 from portal.context import Ctx
 from portal.crypto import keyed_hash
@@ -86,7 +87,9 @@ def record(
     try:
         lock_for_audit(session)
         last = session.execute(
-            select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)  # type: ignore[attr-defined]
+            select(col(AuditEntry.seq), col(AuditEntry.entry_hash))
+            .order_by(col(AuditEntry.seq).desc())
+            .limit(1)
         ).first()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         details_json = rfc8785.dumps(details or {})
@@ -138,8 +141,8 @@ def entries_for_subject(ctx: Ctx, subject_id: int, limit: int = 100) -> list[Aud
     return list(
         ctx.session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.subject_ref == ref)
-            .order_by(AuditEntry.seq.desc())  # type: ignore[attr-defined]
+            .where(col(AuditEntry.subject_ref) == ref)
+            .order_by(col(AuditEntry.seq).desc())
             .limit(limit)
         )
     )

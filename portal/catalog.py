@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from portal import audit
 from portal.context import Ctx
@@ -30,7 +31,7 @@ def _entry(row: CatalogCookie) -> Entry:
 
 def ensure_defaults(ctx: Ctx) -> None:
     """Seed the catalog with the site's two policy cookies when it is empty."""
-    if ctx.session.scalar(select(CatalogCookie.id).limit(1)) is not None:
+    if ctx.session.scalar(select(col(CatalogCookie.id)).limit(1)) is not None:
         return
     for entry in default_catalog(ctx.settings.id_cookie, ctx.settings.pref_cookie).cookies:
         ctx.session.add(
@@ -134,7 +135,7 @@ def save(ctx: Ctx, form: CookieForm, cookie_id: int | None = None) -> CatalogCoo
         "decoder": form.decoder or None,
     }
     if cookie_id is None:
-        taken = select(CatalogCookie.id).where(CatalogCookie.name == form.name)  # type: ignore[call-overload]
+        taken = select(col(CatalogCookie.id)).where(col(CatalogCookie.name) == form.name)
         if ctx.session.scalar(taken) is not None:
             raise ValidationError("That cookie is already in the catalog; edit it instead.", "name")
         row, before = CatalogCookie(name=form.name, updated_at=ctx.now, **values), None
@@ -172,14 +173,14 @@ class SeenCookie:
 def unclassified(ctx: Ctx, limit: int = 500) -> list[SeenCookie]:
     """Names seen in logs that the catalog does not list, most seen first (their values never exist)."""
     rows = ctx.session.execute(
-        select(  # type: ignore[call-overload]
-            UnclassifiedCookie.name,
-            UnclassifiedCookie.seen,
-            UnclassifiedCookie.first_seen,
-            UnclassifiedCookie.last_seen,
+        select(
+            col(UnclassifiedCookie.name),
+            col(UnclassifiedCookie.seen),
+            col(UnclassifiedCookie.first_seen),
+            col(UnclassifiedCookie.last_seen),
         )
-        .where(UnclassifiedCookie.name.not_in(select(CatalogCookie.name)))  # type: ignore[attr-defined,call-overload]
-        .order_by(UnclassifiedCookie.seen.desc(), UnclassifiedCookie.name)  # type: ignore[attr-defined]
+        .where(col(UnclassifiedCookie.name).not_in(select(col(CatalogCookie.name))))
+        .order_by(col(UnclassifiedCookie.seen).desc(), col(UnclassifiedCookie.name))
         .limit(limit)
     ).all()
     return [SeenCookie(*row) for row in rows]

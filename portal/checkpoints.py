@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from portal.audit import format_time
 from portal.context import Ctx
@@ -279,7 +280,9 @@ def create_checkpoint(ctx: Ctx, size: int | None = None) -> AuditCheckpoint:
 
 def latest(session: Session) -> AuditCheckpoint | None:
     return session.scalars(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc(), AuditCheckpoint.id.desc()).limit(1)  # type: ignore[attr-defined,union-attr]
+        select(AuditCheckpoint)
+        .order_by(col(AuditCheckpoint.tree_size).desc(), col(AuditCheckpoint.id).desc())
+        .limit(1)
     ).first()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from portal import audit, identity
 from portal.context import Ctx
@@ -62,8 +63,8 @@ def history(ctx: Ctx, subject_id: int, limit: int = 200) -> list[ConsentEvent]:
     return list(
         ctx.session.scalars(
             select(ConsentEvent)
-            .where(ConsentEvent.subject_id == subject_id)  # type: ignore[arg-type]
-            .order_by(ConsentEvent.at.desc(), ConsentEvent.id.desc())  # type: ignore[attr-defined,union-attr]
+            .where(col(ConsentEvent.subject_id) == subject_id)
+            .order_by(col(ConsentEvent.at).desc(), col(ConsentEvent.id).desc())
             .limit(limit)
         )
     )
@@ -124,7 +125,9 @@ def _locked_row(ctx: Ctx, subject_id: int) -> Consent:
 
 def forget_search_preferences(ctx: Ctx, subject_id: int) -> int:
     """Delete every recorded search preference of a subject (after the person confirmed)."""
-    result = ctx.session.execute(delete(SearchPreference).where(SearchPreference.subject_id == subject_id))  # type: ignore[arg-type]
+    result = ctx.session.execute(
+        delete(SearchPreference).where(col(SearchPreference.subject_id) == subject_id)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -133,7 +136,7 @@ def search_preference_count(ctx: Ctx, subject_id: int) -> int:
         ctx.session.scalar(
             select(func.count())
             .select_from(SearchPreference)
-            .where(SearchPreference.subject_id == subject_id)  # type: ignore[arg-type]
+            .where(col(SearchPreference.subject_id) == subject_id)
         )
         or 0
     )
@@ -181,9 +184,9 @@ def honour_gpc(ctx: Ctx, subject_id: int) -> Change:
 
 def _opted_in_after_gpc(ctx: Ctx, subject_id: int) -> bool:
     events = ctx.session.execute(
-        select(ConsentEvent.value, ConsentEvent.via)  # type: ignore[call-overload]
-        .where(ConsentEvent.subject_id == subject_id, ConsentEvent.field == "marketing")
-        .order_by(ConsentEvent.at.desc(), ConsentEvent.id.desc())  # type: ignore[attr-defined,union-attr]
+        select(col(ConsentEvent.value), col(ConsentEvent.via))
+        .where(col(ConsentEvent.subject_id) == subject_id, col(ConsentEvent.field) == "marketing")
+        .order_by(col(ConsentEvent.at).desc(), col(ConsentEvent.id).desc())
     ).all()
     if not events or not events[0].value or events[0].via != "portal":
         return False

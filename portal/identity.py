@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from portal import audit
 from portal.context import Ctx
@@ -57,7 +58,7 @@ def root(ctx: Ctx, subject_id: int) -> int:
     """Follow merges to the subject that holds the data now."""
     seen = 0
     while True:
-        parent = ctx.session.scalar(select(Subject.merged_into_id).where(Subject.id == subject_id))
+        parent = ctx.session.scalar(select(col(Subject.merged_into_id)).where(col(Subject.id) == subject_id))
         if parent is None or seen > 64:
             return subject_id
         subject_id, seen = parent, seen + 1
@@ -78,7 +79,8 @@ def merge(ctx: Ctx, a: int, b: int, reason: str, *, verified_email: bool = False
     a, b = root(ctx, a), root(ctx, b)
     if a == b:
         return a
-    kinds = dict(ctx.session.execute(select(Subject.id, Subject.kind).where(Subject.id.in_([a, b]))).all())  # type: ignore[union-attr,attr-defined]
+    stmt = select(col(Subject.id), col(Subject.kind)).where(col(Subject.id).in_([a, b]))
+    kinds = dict(ctx.session.execute(stmt).all())
     both_people = kinds.get(a) in PEOPLE and kinds.get(b) in PEOPLE
     if both_people and not (verified_email and {kinds.get(a), kinds.get(b)} == {"account", "site"}):
         audit.record(ctx, "subject.link_refused", subject_id=a, details={"reason": reason})
@@ -86,10 +88,10 @@ def merge(ctx: Ctx, a: int, b: int, reason: str, *, verified_email: bool = False
     winner, loser = sorted((a, b), key=lambda s: (-RANK.get(kinds.get(s, ""), 0), s))
     s = ctx.session
     for model in (Identifier, LogRecord, SiteAccount, PromoEmail, ConsentEvent):
-        s.execute(update(model).where(model.subject_id == loser).values(subject_id=winner))  # type: ignore[attr-defined]
+        s.execute(update(model).where(col(model.subject_id) == loser).values(subject_id=winner))
     _merge_preferences(ctx, winner, loser)
     _merge_consent(ctx, winner, loser)
-    s.execute(update(Subject).where(Subject.id == loser).values(merged_into_id=winner))  # type: ignore[arg-type]
+    s.execute(update(Subject).where(col(Subject.id) == loser).values(merged_into_id=winner))
     s.add(SubjectLink(subject_id=winner, merged_id=loser, reason=reason[:200], at=ctx.now))
     s.flush()
     audit.record(
@@ -105,9 +107,9 @@ def _merge_preferences(ctx: Ctx, winner: int, loser: int) -> None:
     s = ctx.session
     kept = {
         (p.term, p.source, p.engine): p
-        for p in s.scalars(select(SearchPreference).where(SearchPreference.subject_id == winner))
+        for p in s.scalars(select(SearchPreference).where(col(SearchPreference.subject_id) == winner))
     }
-    for pref in s.scalars(select(SearchPreference).where(SearchPreference.subject_id == loser)).all():
+    for pref in s.scalars(select(SearchPreference).where(col(SearchPreference.subject_id) == loser)).all():
         same = kept.get((pref.term, pref.source, pref.engine))
         if same is None:
             pref.subject_id = winner
@@ -140,9 +142,9 @@ def _merge_consent(ctx: Ctx, winner: int, loser: int) -> None:
 def find(ctx: Ctx, kind: str, name: str, value: str) -> Identifier | None:
     return ctx.session.scalar(
         select(Identifier).where(
-            Identifier.kind == kind,
-            Identifier.name == name,
-            Identifier.value_hash == value_hash(ctx, kind, name, value),
+            col(Identifier.kind) == kind,
+            col(Identifier.name) == name,
+            col(Identifier.value_hash) == value_hash(ctx, kind, name, value),
         )
     )
 
@@ -187,7 +189,9 @@ def attach(
 
 def subject_of_site_user(ctx: Ctx, site_user_id: str, at: datetime) -> int:
     """The subject of a site account, created on first mention."""
-    found = ctx.session.scalar(select(SiteAccount.subject_id).where(SiteAccount.site_user_id == site_user_id))
+    found = ctx.session.scalar(
+        select(col(SiteAccount.subject_id)).where(col(SiteAccount.site_user_id) == site_user_id)
+    )
     if found is not None:
         return root(ctx, found)
     subject_id = new_subject(ctx, "site")
@@ -204,7 +208,7 @@ def subject_of_site_user(ctx: Ctx, site_user_id: str, at: datetime) -> int:
 def link_verified_email(ctx: Ctx, account: Account) -> None:
     """A portal account whose email is verified takes over the site account with the same email."""
     digest = email_hash(ctx.settings.secret_key, account.email)
-    for site in ctx.session.scalars(select(SiteAccount).where(SiteAccount.email_hash == digest)).all():
+    for site in ctx.session.scalars(select(SiteAccount).where(col(SiteAccount.email_hash) == digest)).all():
         merge(
             ctx,
             account.subject_id,

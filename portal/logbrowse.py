@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, cast, func, or_, select, tuple_
+from sqlmodel import col
 
 from portal.context import Ctx
 from portal.ingest.useragents import describe_user_agent
@@ -151,12 +152,13 @@ def page(ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit
         # A row-value comparison lets both stores walk the (subject_id, at, id) index backwards.
         clauses.append(tuple_(LogRecord.at, LogRecord.id) < tuple_(after.at, after.id))
     stmt = (
-        select(  # type: ignore[call-overload,misc]
-            LogRecord.id, LogRecord.at, LogRecord.method, LogRecord.path, LogRecord.status,
-            LogRecord.referrer_domain, LogRecord.user_agent, LogRecord.ip,
+        select(
+            col(LogRecord.id), col(LogRecord.at), col(LogRecord.method), col(LogRecord.path),
+            col(LogRecord.status), col(LogRecord.referrer_domain), col(LogRecord.user_agent),
+            col(LogRecord.ip),
         )
         .where(*clauses)
-        .order_by(LogRecord.at.desc(), LogRecord.id.desc())  # type: ignore[attr-defined,union-attr]
+        .order_by(col(LogRecord.at).desc(), col(LogRecord.id).desc())
         .limit(limit + 1)  # one more than shown tells whether there is a next page
     )  # fmt: skip
     found = ctx.session.execute(stmt).all()

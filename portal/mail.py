@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from portal.context import Ctx
 from portal.models import OutboxMail
@@ -46,7 +47,7 @@ def _send_smtp(settings: Settings, mail: OutboxMail) -> None:
 def deliver_pending(ctx: Ctx, limit: int = 50) -> int:
     """Send queued mail; without SMTP print it to the console (dev). Returns how many went out."""
     pending = ctx.session.scalars(
-        select(OutboxMail).where(OutboxMail.sent_at.is_(None)).order_by(OutboxMail.id).limit(limit)  # type: ignore[union-attr,attr-defined]
+        select(OutboxMail).where(col(OutboxMail.sent_at).is_(None)).order_by(col(OutboxMail.id)).limit(limit)
     ).all()
     sent = 0
     for mail in pending:

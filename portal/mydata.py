@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlmodel import col
 
 from portal import audit, catalog, identity, subjectdata
 from portal.context import Ctx
@@ -83,9 +84,12 @@ def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
     s = ctx.session
     days = timedelta(days=ctx.settings.log_retention_days)
     idents = s.execute(
-        select(Identifier.kind, Identifier.first_seen, Identifier.last_seen, Identifier.expires_at).where(  # type: ignore[call-overload]
-            Identifier.subject_id == subject_id
-        )
+        select(
+            col(Identifier.kind),
+            col(Identifier.first_seen),
+            col(Identifier.last_seen),
+            col(Identifier.expires_at),
+        ).where(col(Identifier.subject_id) == subject_id)
     ).all()
     # Retention deletes a cookie record once it is both unseen for the retention period and expired.
     purges = [max(r.last_seen + days, r.expires_at or r.last_seen) for r in idents if r.kind == "cookie"]
@@ -112,7 +116,7 @@ def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
         # Retention deletes search preferences by last sighting and log records by time.
         count, lo, hi, oldest = s.execute(
             select(func.count(), func.min(first), func.max(last), func.min(last)).where(
-                table.subject_id == subject_id  # type: ignore[arg-type]
+                col(table.subject_id) == subject_id
             )
         ).one()
         stats[key] = (count, lo, hi, oldest + days if purged and oldest is not None else None)
@@ -155,8 +159,8 @@ def cookies(ctx: Ctx, subject_id: int, presented: Mapping[str, str]) -> list[Coo
     known = catalog.load(ctx)
     rows = ctx.session.scalars(
         select(Identifier)
-        .where(Identifier.subject_id == subject_id, Identifier.kind == "cookie")  # type: ignore[arg-type]
-        .order_by(Identifier.last_seen.desc(), Identifier.id.desc())  # type: ignore[attr-defined,union-attr]
+        .where(col(Identifier.subject_id) == subject_id, col(Identifier.kind) == "cookie")
+        .order_by(col(Identifier.last_seen).desc(), col(Identifier.id).desc())
     ).all()
     return [_cookie_view(r, known, presented, ctx) for r in rows]
 
@@ -196,7 +200,7 @@ def delete_cookie(ctx: Ctx, subject_id: int, cookie_id: int) -> int | None:
 
 def delete_cookies(ctx: Ctx, subject_id: int) -> tuple[int, int | None]:
     result = ctx.session.execute(
-        delete(Identifier).where(Identifier.subject_id == subject_id, Identifier.kind == "cookie")  # type: ignore[arg-type]
+        delete(Identifier).where(col(Identifier.subject_id) == subject_id, col(Identifier.kind) == "cookie")
     )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if not count:
@@ -227,8 +231,8 @@ def _pref_view(row: SearchPreference) -> PreferenceView:
 def search_preferences(ctx: Ctx, subject_id: int) -> list[PreferenceView]:
     rows = ctx.session.scalars(
         select(SearchPreference)
-        .where(SearchPreference.subject_id == subject_id)  # type: ignore[arg-type]
-        .order_by(SearchPreference.last_seen.desc(), SearchPreference.id.desc())  # type: ignore[attr-defined,union-attr]
+        .where(col(SearchPreference.subject_id) == subject_id)
+        .order_by(col(SearchPreference.last_seen).desc(), col(SearchPreference.id).desc())
     ).all()
     return [_pref_view(r) for r in rows]
 
@@ -261,7 +265,7 @@ def delete_search_preference(ctx: Ctx, subject_id: int, pref_id: int) -> int | N
 
 def delete_search_preferences(ctx: Ctx, subject_id: int) -> tuple[int, int | None]:
     result = ctx.session.execute(
-        delete(SearchPreference).where(SearchPreference.subject_id == subject_id)  # type: ignore[arg-type]
+        delete(SearchPreference).where(col(SearchPreference.subject_id) == subject_id)
     )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if not count:

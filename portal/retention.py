@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, not_, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from portal import audit
 from portal.context import Ctx
@@ -155,9 +156,9 @@ def last_run(ctx: Ctx) -> tuple[datetime, bool] | None:
     it reads about one hour of entries when runs are hourly (the audit log has no action index).
     """
     row = ctx.session.execute(
-        select(AuditEntry.seq, AuditEntry.at)  # type: ignore[call-overload]
-        .where(AuditEntry.action == ACTION)
-        .order_by(AuditEntry.seq.desc())  # type: ignore[attr-defined]
+        select(col(AuditEntry.seq), col(AuditEntry.at))
+        .where(col(AuditEntry.action) == ACTION)
+        .order_by(col(AuditEntry.seq).desc())
         .limit(1)
     ).first()
     if row is None:

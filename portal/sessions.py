@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete
+from sqlmodel import col
 
 from portal.context import Ctx
 from portal.crypto import keyed_hash, random_token, sha256_hex
@@ -83,14 +84,14 @@ def rotate(ctx: Ctx, old: Current | None, account: Account) -> Current:
 
 
 def end(ctx: Ctx, current: Current) -> None:
-    ctx.session.execute(delete(WebSession).where(WebSession.id_hash == current.id_hash))  # type: ignore[arg-type]
+    ctx.session.execute(delete(WebSession).where(col(WebSession.id_hash) == current.id_hash))
 
 
 def end_others(ctx: Ctx, account_id: int, keep_hash: str | None = None) -> int:
     """End every session of an account except `keep_hash` (after a password change or reset)."""
-    stmt = delete(WebSession).where(WebSession.account_id == account_id)  # type: ignore[arg-type]
+    stmt = delete(WebSession).where(col(WebSession.account_id) == account_id)
     if keep_hash is not None:
-        stmt = stmt.where(WebSession.id_hash != keep_hash)  # type: ignore[arg-type]
+        stmt = stmt.where(col(WebSession.id_hash) != keep_hash)
     return int(ctx.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -106,7 +107,7 @@ def recently_reauthenticated(ctx: Ctx, current: Current) -> bool:
 
 def purge_expired(ctx: Ctx) -> int:
     stmt = delete(WebSession).where(
-        (WebSession.last_seen_at < ctx.now - IDLE_TIMEOUT)  # type: ignore[operator]
-        | (WebSession.created_at < ctx.now - ABSOLUTE_TIMEOUT)  # type: ignore[operator]
+        (col(WebSession.last_seen_at) < ctx.now - IDLE_TIMEOUT)
+        | (col(WebSession.created_at) < ctx.now - ABSOLUTE_TIMEOUT)
     )
     return int(ctx.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]

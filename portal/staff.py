@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from portal.context import Ctx
 from portal.models import STAFF_ROLES, Account, AuditEntry, OutboxMail
@@ -24,15 +25,17 @@ def overview(ctx: Ctx) -> Overview:
     return Overview(
         accounts=s.scalar(select(func.count()).select_from(Account)) or 0,
         verified=s.scalar(
-            select(func.count()).select_from(Account).where(Account.email_verified_at.is_not(None))  # type: ignore[union-attr]
+            select(func.count()).select_from(Account).where(col(Account.email_verified_at).is_not(None))
         )
         or 0,
         staff=[
             (a.email, a.role)
-            for a in s.scalars(select(Account).where(Account.role.in_(STAFF_ROLES)).order_by(Account.email))  # type: ignore[attr-defined]
+            for a in s.scalars(
+                select(Account).where(col(Account.role).in_(STAFF_ROLES)).order_by(col(Account.email))
+            )
         ],
         unsent_mail=s.scalar(
-            select(func.count()).select_from(OutboxMail).where(OutboxMail.sent_at.is_(None))  # type: ignore[union-attr]
+            select(func.count()).select_from(OutboxMail).where(col(OutboxMail.sent_at).is_(None))
         )
         or 0,
         audit_entries=s.scalar(select(func.count()).select_from(AuditEntry)) or 0,

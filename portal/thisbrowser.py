@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from portal import audit, consent, identity
 from portal.context import Ctx
@@ -40,9 +41,10 @@ def resolve(ctx: Ctx, cookies: Mapping[str, str]) -> Resolved:
             subjects.append(identity.root(ctx, ident.subject_id))
     if not subjects:
         return Resolved("none", presented=presented)
-    kinds = dict(ctx.session.execute(select(Subject.id, Subject.kind).where(Subject.id.in_(subjects))).all())  # type: ignore[call-overload,var-annotated,union-attr]
+    stmt = select(col(Subject.id), col(Subject.kind)).where(col(Subject.id).in_(subjects))
+    kinds = dict(ctx.session.execute(stmt).all())
     # One cookie leading to a person is enough to refuse: the browser may be a shared computer.
-    if any(kinds.get(s) in identity.PEOPLE for s in subjects):  # type: ignore[operator]
+    if any(kinds.get(s) in identity.PEOPLE for s in subjects):
         return Resolved("login", presented=presented)
     return Resolved("browser", subjects[0], presented)
 
@@ -65,6 +67,6 @@ def delete_records(ctx: Ctx, subject_id: int) -> int:
         ("search_preferences", SearchPreference),
         ("identifiers", Identifier),
     ):
-        result = s.execute(delete(model).where(model.subject_id == subject_id))  # type: ignore[arg-type,attr-defined]
+        result = s.execute(delete(model).where(col(model.subject_id) == subject_id))
         counts[label] = int(result.rowcount or 0)  # type: ignore[attr-defined]
     return audit.record(ctx, "browser.delete", subject_id=subject_id, details=counts).seq

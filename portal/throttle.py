@@ -58,12 +58,13 @@ def clear(ctx: Ctx, key: str) -> None:
 def purge_expired(ctx: Ctx) -> int:
     """Forget counters that can no longer matter (minimal data)."""
     from sqlalchemy import delete, or_
+    from sqlmodel import col
 
     horizon = ctx.now - WINDOW - LOCK
     result = ctx.session.execute(
         delete(Throttle).where(
-            Throttle.window_start < horizon,  # type: ignore[arg-type]
-            or_(Throttle.locked_until.is_(None), Throttle.locked_until < ctx.now),  # type: ignore[union-attr]
+            col(Throttle.window_start) < horizon,
+            or_(col(Throttle.locked_until).is_(None), col(Throttle.locked_until) < ctx.now),
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ import time
 import click
 
 from portal.cli.common import friendly_errors, open_store
-from portal.ingest.formats import FORMATS
+from portal.ingest.formats import FORMATS, Format
 
 
 class _Progress:
@@ -50,7 +50,7 @@ class _Progress:
     help="Lines per transaction (each commit also records how far the file was read).",
 )
 @friendly_errors
-def ingest(paths: tuple[str, ...], fmt: str | None, site: str, strict: bool, batch_lines: int) -> None:
+def ingest(paths: tuple[str, ...], fmt: Format | None, site: str, strict: bool, batch_lines: int) -> None:
     from portal.ingest.pipeline import Ingest
 
     settings, engine, factory = open_store()
@@ -61,7 +61,7 @@ def ingest(paths: tuple[str, ...], fmt: str | None, site: str, strict: bool, bat
     try:
         run = Ingest(
             factory, settings, fmt=fmt, site=site, strict=strict, batch_lines=batch_lines, progress=progress
-        )  # type: ignore[arg-type]
+        )
         summary = run.run(list(paths), stdin=sys.stdin.buffer)
     finally:
         if progress:

@@ -64,7 +64,7 @@ def render(
     kwargs: dict[str, Any] = {"status_code": status_code}
     if block_name:
         kwargs["block_name"] = block_name
-    return templates.TemplateResponse(request, template, context or {}, **kwargs)  # type: ignore[no-any-return]
+    return templates.TemplateResponse(request, template, context or {}, **kwargs)
 
 
 def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:

@@ -26,7 +26,7 @@ def test_demo_user_journey(page, live_server: LiveServer, tmp_path: Path) -> Non
     page.get_by_label("Email address").fill(user.email)
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("link", name="My data").click()
+    page.get_by_role("link", name="My data", exact=True).click()
     page.get_by_role("heading", name="My data", exact=True).wait_for()
     shot(page, "journey-1-overview")
 

@@ -31,7 +31,7 @@ def test_log_records_load_more_and_accessibility(page, live_server: LiveServer) 
     page.get_by_label("Email address").fill(EMAIL)
     page.get_by_label("Password").fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("link", name="My data").click()
+    page.get_by_role("link", name="My data", exact=True).click()
     page.get_by_role("heading", name="My data", exact=True).wait_for()
     assert serious(page) == []
     shot(page, "my-overview")
