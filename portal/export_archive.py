@@ -23,6 +23,7 @@ import csv
 import hashlib
 import io
 import json
+import operator
 import queue
 import tempfile
 import threading
@@ -37,7 +38,7 @@ from typing import IO, Any
 
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Column, Connection, Dialect, Select, TypeDecorator, func, select, type_coerce
+from sqlalchemy import Column, Connection, Dialect, Select, TypeDecorator, func, select
 
 from portal import subjectdata
 from portal.checkpoints import key_id, load_or_create_key, raw_public
@@ -60,17 +61,41 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "export"
 
 
 _ZERO = timedelta(0)
+_Processor = Callable[[Any], Any]
 
 
-def _raw_times(stmt: Select[Any], dialect: Dialect) -> Select[Any]:
-    """The statement with its time columns read through the stored type only (see `_isoformat`)."""
-    cols = [
-        type_coerce(c.element, c.type.impl_instance).label(c.name)
-        if isinstance(c.type, TypeDecorator) and c.type.impl_instance.python_type is datetime
-        else c
-        for c in stmt.selected_columns
-    ]
-    return stmt.with_only_columns(*cols, maintain_column_froms=True)
+def _raw_rows(conn: Connection, stmt: Select[Any], name: str) -> Iterator[list[tuple[Any, ...]]]:
+    """The statement's rows in batches of plain tuples from the DB-API cursor, no type's processing applied.
+
+    Why not Result.partitions(): building a Row per row costs about as much as the driver's own fetch,
+    and the export converts whole columns at once anyway (see `_processors`). The parameters are plain
+    ints and strings, which neither driver needs processed. On PostgreSQL the cursor is a named
+    (server-side) one, so memory stays flat; sqlite3 steps through the result as it is fetched.
+    """
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args = [params[key] for key in compiled.positiontup or ()] if compiled.positional else params
+    dbapi: Any = conn.connection.driver_connection
+    server_side = conn.dialect.name == "postgresql"
+    cursor = dbapi.cursor(name=f"portal_export_{name}") if server_side else dbapi.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        while batch := cursor.fetchmany(BATCH):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def _processors(cols: Sequence[tuple[str, Column[Any]]], dialect: Dialect) -> list[_Processor | None]:
+    """Per column, what SQLAlchemy would apply to each raw value; a time column gets its stored type's only
+    (its decorator's part is done batch-wise by `_isoformat`)."""
+    procs = []
+    for _, col in cols:
+        sa_type: Any = col.type
+        if isinstance(sa_type, TypeDecorator) and sa_type.impl_instance.python_type is datetime:
+            sa_type = sa_type.impl_instance
+        procs.append(sa_type.dialect_impl(dialect).result_processor(dialect, None))
+    return procs
 
 
 def _isoformat(values: tuple[Any, ...], column: Column[Any], dialect: Dialect) -> list[Any]:
@@ -188,12 +213,6 @@ class _Entry:
         self.sha.update(data)
         self.size += len(data)
 
-    def copy(self, data: bytes) -> None:
-        """Deflate on the pipe's thread and hash here, at the same time (for a producer that only reads)."""
-        self.pipe.submit(self.raw.write, data)
-        self.sha.update(data)
-        self.size += len(data)
-
 
 @dataclass
 class Archive:
@@ -227,10 +246,13 @@ class ArchiveWriter:
             self.spooled = 0
             with self._entry("data.json") as data:
                 self._data_json(data, refs)
+            # The CSV entries are copied from the spool on the pipe's thread while index.html is rendered.
             for section in self.sections:
-                self._copy_csv(section)
+                self.pipe.submit(self._copy_csv, section)
+            index_html = self._index_html().encode()
+            self.pipe.wait()
             self._put("schema.json", _json_bytes(json_schema()))
-            self._put("index.html", self._index_html().encode())
+            self._put("index.html", index_html)
             manifest = self._manifest()
             manifest_bytes = _json_bytes(manifest)
             self._put("manifest.json", manifest_bytes, hashed=False)
@@ -279,15 +301,20 @@ class ArchiveWriter:
         self.spooled += len(data)
 
     def _copy_csv(self, section: Section) -> None:
+        """Runs on the pipe's thread: one CSV entry from its part of the spool."""
+        sha = hashlib.sha256()
         self.spool.seek(section.csv_start)
         left = section.csv_end - section.csv_start
-        with self._entry(section.csv_name) as entry:
+        with self.zf.open(self._info(section.csv_name), "w", force_zip64=True) as raw:
             while left > 0:
                 chunk = self.spool.read(min(COPY_CHUNK, left))
                 if not chunk:
                     raise OSError("the export's spool file is shorter than what was written to it")
-                entry.copy(chunk)
+                raw.write(chunk)
+                sha.update(chunk)
                 left -= len(chunk)
+        size = section.csv_end - section.csv_start
+        self.hashes[section.csv_name] = {"sha256": sha.hexdigest(), "size": size}
 
     # -- data.json, with one pass per category ---------------------------------------------
 
@@ -323,9 +350,8 @@ class ArchiveWriter:
         return int(self.conn.execute(select(func.count()).select_from(stmt)).scalar_one())
 
     def _rows(self, category: Category, refs: list[str]) -> Iterator[Sequence[Any]]:
-        stmt = _raw_times(subjectdata.statement(category, self.subject["id"], refs), self.conn.dialect)
-        result = self.conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
-        yield from result.partitions()
+        stmt = subjectdata.statement(category, self.subject["id"], refs)
+        return _raw_rows(self.conn, stmt, category.key)
 
     def _category(self, section: Section, refs: list[str], data: _Entry) -> int:
         """Stream one category: CSV to the spool, JSON rows into data.json; returns the rows read."""
@@ -333,6 +359,7 @@ class ArchiveWriter:
         cols = category.columns()
         types = [subjectdata.value_type(col) for _, col in cols]
         # Per-column work is decided once here: the loop below runs for every cell of 100,000s of rows.
+        procs = [(i, proc) for i, proc in enumerate(_processors(cols, self.conn.dialect)) if proc is not None]
         dates = [i for i, t in enumerate(types) if t is datetime]
         bools = [i for i, t in enumerate(types) if t is bool]
         texts = [i for i, t in enumerate(types) if t is str]
@@ -346,6 +373,8 @@ class ArchiveWriter:
         for batch in self._rows(category, refs):
             # Column-wise work: zip(*) and map() keep the per-cell loops in C.
             columns: list[Any] = list(zip(*batch, strict=True))
+            for i, proc in procs:
+                columns[i] = list(map(proc, columns[i]))
             for i in dates:
                 columns[i] = _isoformat(columns[i], cols[i][1], dialect)
             rows = list(zip(*columns, strict=True))
@@ -354,7 +383,9 @@ class ArchiveWriter:
                 cells[i] = _neutralise(columns[i])
             for i in bools:
                 cells[i] = [None if v is None else ("true" if v else "false") for v in columns[i]]
-            writer.writerows(zip(*cells, strict=True))
+            # Most batches need no CSV-only change: then the JSON rows serve the CSV as they are.
+            same = all(map(operator.is_, cells, columns))
+            writer.writerows(rows if same else zip(*cells, strict=True))
             self._spool(text.getvalue().encode())
             text.seek(0)
             text.truncate()
