@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,10 +33,17 @@ SHARED = ROOT.parent / "shared" / "data" / "apache_combined_10k.log"
 sys.path.insert(0, str(ROOT))
 
 
+DAYS_PER_REPEAT = 4  # the real log spans 17-20 May 2015: each repetition starts 4 days later
+
+
 def generate(path: Path, lines: int, seed: int = 7) -> None:
-    """Repeat the real log with shifted days, adding cookies for a Zipf-like population of visitors."""
+    """Repeat the real log with shifted days, adding cookies for a Zipf-like population of visitors.
+
+    Each repetition is moved DAYS_PER_REPEAT days later, so the file is in time order like a real
+    access log (not the same four days over and over).
+    """
     rng = random.Random(seed)
-    base = SHARED.read_bytes().splitlines()
+    base = [_split_date(raw) for raw in SHARED.read_bytes().splitlines()]
     visitors = 50_000
     # Zipf-ish weights: visitor k gets weight 1/k; visitor 0 is the heavy one (>= 10% of cookie lines).
     weights = [1.0 / (k + 1) for k in range(visitors)]
@@ -46,15 +54,35 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
         cumulative.append(acc)
     import bisect
 
+    shifted: dict[tuple[date, int], bytes] = {}
     with path.open("wb") as out:
         for i in range(lines):
-            raw = base[i % len(base)]
+            head, day, tail = base[i % len(base)]
+            if day is None:
+                raw = head
+            else:
+                key = (day, i // len(base))
+                stamp = shifted.get(key)
+                if stamp is None:
+                    moved = day + timedelta(days=DAYS_PER_REPEAT * key[1])
+                    stamp = shifted[key] = moved.strftime("%d/%b/%Y").encode()
+                raw = head + stamp + tail
             if rng.random() < 0.30:
                 k = 0 if rng.random() < 0.34 else min(bisect.bisect(cumulative, rng.random()), visitors - 1)
                 cookie = f'"site_id=v{k:06d}; search_pref=term+{k % 97}; _ga=GA1.2.{k}"'.encode()
             else:
                 cookie = b'"-"'
             out.write(raw + b" " + cookie + b"\n")
+
+
+def _split_date(raw: bytes) -> tuple[bytes, date | None, bytes]:
+    """`… [17/May/2015:10:05:03 +0000] …` → (text before the date, the date, text after it)."""
+    start = raw.find(b"[") + 1
+    try:
+        day = datetime.strptime(raw[start : start + 11].decode(), "%d/%b/%Y").date()
+    except ValueError:
+        return raw, None, b""
+    return raw[:start], day, raw[start + 11 :]
 
 
 def peak_rss_mb() -> float:
@@ -85,14 +113,20 @@ def run_portal_ingest(var: Path, log: Path, url: str | None = None) -> tuple[flo
 def goaccess_seconds(log: Path) -> float | None:
     if not shutil.which("goaccess"):
         return None
+    # One parsing thread: GoAccess >= 1.8 has --jobs (and may default to more); older ones use one.
+    usage = subprocess.run(["goaccess", "--help"], capture_output=True, text=True, check=False)
+    jobs = ["--jobs=1"] if "--jobs" in usage.stdout + usage.stderr else []
     start = time.perf_counter()
-    subprocess.run(
-        ["goaccess", str(log), "--log-format=COMBINED", "--jobs=1", "-o", "json", "--no-global-config"],
+    done = subprocess.run(
+        ["goaccess", str(log), "--log-format=COMBINED", *jobs, "-o", "json", "--no-global-config"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         check=False,
     )
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"goaccess failed: {done.stderr.decode(errors='replace')[-500:]}")
+    return elapsed
 
 
 def preparsed_rows(log: Path) -> list[tuple]:
@@ -126,7 +160,8 @@ def sqlite_executemany_seconds(var: Path, rows: list[tuple]) -> float:
         [sys.executable, "-m", "portal", "db", "upgrade"], env=env, check=True, capture_output=True
     )
     conn = sqlite3.connect(var / "portal.db", isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=OFF"):
+    # The settings every portal connection has (portal/db.py): a fair baseline pays for the same durability.
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
         conn.execute(f"PRAGMA {pragma}")
     conn.execute(
         'INSERT INTO ingest_source (id, site, path, fingerprint, fingerprint_bytes, "offset", lines, format,'
@@ -143,16 +178,27 @@ def sqlite_executemany_seconds(var: Path, rows: list[tuple]) -> float:
 
 
 def fill_sqlite(var: Path, rows: list[tuple], total: int) -> None:
-    """Pre-load `total` rows (copies of `rows` under other line numbers) into a migrated store."""
+    """Pre-load `total` rows (copies of `rows` under other line numbers) into a migrated store.
+
+    The copies are dated before the file that is then ingested, copy after copy further back, as
+    in a store that has been taking in a site's logs for a while (its new lines come after them).
+    """
+    days = sorted({r[3][:10] for r in rows})
+    span = (date.fromisoformat(days[-1]) - date.fromisoformat(days[0])).days + 1
     conn = sqlite3.connect(var / "portal.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
         'INSERT INTO ingest_source (id, site, path, fingerprint, fingerprint_bytes, "offset", lines, format,'
         " created_at, updated_at) VALUES (999999, '', 'old', 'old', 1, 0, 0, 'combined', '2026-01-01', '2026-01-01')"
     )
-    done = 0
+    done, copy = 0, 0
     while done < total:
-        chunk = [(999999, done + j + 1, *r[2:]) for j, r in enumerate(rows[: min(len(rows), total - done)])]
+        copy += 1
+        back = {d: (date.fromisoformat(d) - timedelta(days=span * copy)).isoformat() for d in days}
+        chunk = [
+            (999999, done + j + 1, r[2], back[r[3][:10]] + r[3][10:], *r[4:])
+            for j, r in enumerate(rows[: min(len(rows), total - done)])
+        ]
         for i in range(0, len(chunk), 100_000):
             conn.execute("BEGIN")
             conn.executemany(INSERT, chunk[i : i + 100_000])

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portal.errors import ConfigError
+from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine, load_engines
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ SETTINGS: tuple[Setting, ...] = (
         "The site's cookie domain when the portal shares it (e.g. .example.com); lets the portal "
         "clear the preference cookie. Empty: not shared.",
     ),
+    Setting(
+        "PORTAL_SEARCH_ENGINES",
+        "",
+        "TOML file of extra search engines ([[engine]] name, domains, params) whose referrers "
+        "yield search terms; empty: the built-in list.",
+    ),
     Setting("PORTAL_LOG_RETENTION_DAYS", "180", "Log records older than this are deleted."),
     Setting(
         "PORTAL_IP_MASK_DAYS",
@@ -88,6 +95,7 @@ class Settings:
     cookie_domain: str = ""
     log_retention_days: int = 180
     ip_mask_days: int = 30
+    search_engines: tuple[SearchEngine, ...] = DEFAULT_ENGINES
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -163,6 +171,15 @@ def _days(env: str, raw: str, minimum: int) -> int:
     return value
 
 
+def _engines(raw: str) -> tuple[SearchEngine, ...]:
+    if not raw:
+        return DEFAULT_ENGINES
+    try:
+        return load_engines(Path(raw))
+    except ValueError as exc:
+        raise ConfigError(f"PORTAL_SEARCH_ENGINES: {exc}") from None
+
+
 def _smtp_url(raw: str) -> str:
     if raw and urlsplit(raw).scheme not in ("smtp", "smtps"):
         raise ConfigError("PORTAL_SMTP_URL must start with smtp:// or smtps://")
@@ -192,6 +209,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         cookie_domain=env.get("PORTAL_COOKIE_DOMAIN", ""),
         log_retention_days=_days("PORTAL_LOG_RETENTION_DAYS", get("PORTAL_LOG_RETENTION_DAYS"), 1),
         ip_mask_days=_days("PORTAL_IP_MASK_DAYS", get("PORTAL_IP_MASK_DAYS"), 0),
+        search_engines=_engines(env.get("PORTAL_SEARCH_ENGINES", "")),
     )
     values.update(overrides)
     return Settings(**values)

@@ -150,6 +150,40 @@ def test_a_run_killed_with_sigkill_resumes_without_duplicates(store: Store, tmp_
     assert store.scalar("SELECT count(DISTINCT path) FROM log_record") == total
 
 
+def test_preparing_lines_in_a_child_process_stores_exactly_what_one_process_does(
+    store: Store, tmp_path: Path
+) -> None:
+    """Big files are prepared in a forked helper; the result must not depend on that."""
+    lines = []
+    for i in range(3000):
+        cookies = f"{ID}=v{i % 40}; {PREF}=term+{i % 5}; _ga=x{i}" if i % 4 == 0 else "-"
+        referrer = f"https://www.google.com/search?q=walk+{i % 3}" if i % 9 == 0 else "-"
+        lines.append(lf.line(at=lf.T0 + lf.minutes(i), path=f"/w{i}?a={i}", cookies=cookies, referrer=referrer))
+    lines.insert(1500, "not a log line")
+    log = lf.write(tmp_path / "w.log", lines)
+    fields = "line_no, subject_id IS NULL, at, ip, path, referrer_domain, user_agent, cookies"
+    prefs = "SELECT term, source FROM search_preference ORDER BY term, source"
+    one = ingest(store, log, batch_lines=250, parallel=False)
+    stored_one = rows(store, f"SELECT {fields} FROM log_record ORDER BY line_no")
+    prefs_one = rows(store, prefs)
+    unclassified_one = rows(store, "SELECT name, seen FROM unclassified_cookie")
+    with store.engine.begin() as conn:
+        for table in ("log_record", "search_preference", "unclassified_cookie", "quarantined_line", "ingest_source"):
+            conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+    two = ingest(store, log, batch_lines=250, parallel=True)
+    assert (two.lines_read, two.stored, two.rejected) == (one.lines_read, one.stored, one.rejected) == (3001, 3000, 1)
+    assert rows(store, f"SELECT {fields} FROM log_record ORDER BY line_no") == stored_one
+    assert rows(store, prefs) == prefs_one
+    assert rows(store, "SELECT name, seen FROM unclassified_cookie") == unclassified_one
+    assert store.scalar("SELECT count(*) FROM quarantined_line") == 1
+    # A rejection under --strict still stops the run, from the child as from one process,
+    # and nothing after the last committed batch is stored.
+    strict_log = lf.write(tmp_path / "s.log", [lf.line(path=f"/s{i}") for i in range(600)] + ["garbage"])
+    with pytest.raises(IngestError, match="--strict"):
+        ingest(store, strict_log, batch_lines=250, strict=True, parallel=True)
+    assert store.scalar("SELECT count(*) FROM log_record WHERE path LIKE '/s%'") == 500
+
+
 # -- bad input -------------------------------------------------------------------------------
 
 
@@ -299,6 +333,20 @@ def test_search_terms_come_from_referrers_and_cookies_and_revocation_sticks(stor
     ingest(store, lf.write(tmp_path / "2.log", [lf.line(referrer=google.replace("late", "early"), cookies=f"{ID}=id-9; {PREF}=drama", at=lf.T0 + lf.minutes(9))]))
     assert store.scalar("SELECT count(*) FROM search_preference") == 0
     assert store.scalar("SELECT count(*) FROM log_record") == 2  # the visit itself is still logged
+
+
+def test_a_configured_search_engine_yields_search_terms(store: Store, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine
+
+    log = lf.write(tmp_path / "m.log", [lf.line(referrer="https://www.mojeek.com/search?q=quiet+walks", cookies=f"{ID}=id-m")])
+    ingest(store, log)
+    assert store.scalar("SELECT count(*) FROM search_preference") == 0  # unknown engine by default
+    mojeek = (SearchEngine("Mojeek", ("mojeek.com",), ("q",)), *DEFAULT_ENGINES)
+    settings = replace(store.settings, search_engines=mojeek)
+    Ingest(store.factory, settings, store.clock).run([str(lf.write(tmp_path / "n.log", [lf.line(at=lf.T0 + lf.minutes(5), referrer="https://www.mojeek.com/search?q=quiet+walks", cookies=f"{ID}=id-m")]))])
+    assert rows(store, "SELECT term, source, engine FROM search_preference") == [("quiet walks", "referrer", "Mojeek")]
 
 
 def test_identifying_cookie_values_are_redacted_from_logged_urls(store: Store, tmp_path: Path) -> None:

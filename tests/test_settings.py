@@ -40,6 +40,22 @@ def test_bad_settings_are_refused(tmp_path: Path, env: dict[str, str], message: 
         load({"PORTAL_VAR_DIR": str(tmp_path), **env})
 
 
+def test_search_engines_come_from_a_toml_file(tmp_path: Path) -> None:
+    extra = tmp_path / "engines.toml"
+    extra.write_text('[[engine]]\nname = "Mojeek"\ndomains = ["mojeek.com"]\nparams = ["q"]\n')
+    engines = load({"PORTAL_VAR_DIR": str(tmp_path), "PORTAL_SEARCH_ENGINES": str(extra)}).search_engines
+    assert engines[0].name == "Mojeek" and "Google" in {e.name for e in engines}  # added to the defaults
+    extra.write_text('replace = true\n[[engine]]\nname = "Intranet"\ndomains = ["search.corp.example"]\nparams = ["s"]\n')
+    only = load({"PORTAL_VAR_DIR": str(tmp_path), "PORTAL_SEARCH_ENGINES": str(extra)}).search_engines
+    assert [e.name for e in only] == ["Intranet"]
+    for bad in ('[[engine]]\nname = "X"\n', '[[engine]]\nname = "X"\ndomains = "x.com"\nparams = ["q"]\n', "not = [toml"):
+        extra.write_text(bad)
+        with pytest.raises(ConfigError, match="PORTAL_SEARCH_ENGINES"):
+            load({"PORTAL_VAR_DIR": str(tmp_path), "PORTAL_SEARCH_ENGINES": str(extra)})
+    with pytest.raises(ConfigError, match="cannot read"):
+        load({"PORTAL_VAR_DIR": str(tmp_path), "PORTAL_SEARCH_ENGINES": str(tmp_path / "missing.toml")})
+
+
 def test_a_bad_setting_stops_the_command_with_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "PORTAL_VAR_DIR": str(tmp_path), "PORTAL_BASE_URL": "not a url"}
     r = subprocess.run([sys.executable, "-m", "portal", "serve"], capture_output=True, text=True, env=env, timeout=60)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -25,16 +28,17 @@ from portal.context import Ctx
 from portal.db import transaction
 from portal.errors import PortalError
 from portal.ingest import eventwriter
-from portal.ingest.cookies import CookieCatalog, redact_query
+from portal.ingest.batches import Batch, Forked, Preparer, prepare_batches
+from portal.ingest.cookies import CookieCatalog
 from portal.ingest.formats import FORMATS, Format, detect_format, parse_lines, parser_for
-from portal.ingest.logline import LogLine
-from portal.ingest.rejections import DEFAULT_LIMITS, Rejection
+from portal.ingest.rejections import DEFAULT_LIMITS
 from portal.ingest.sources import FINGERPRINT_BYTES, RawLine, open_source, read_lines
-from portal.ingest.writer import IdentifierCache, Prepared, Quarantined, prepare, write_batch
+from portal.ingest.writer import IdentifierCache, write_batch
 from portal.models import IngestRun, IngestSource
 from portal.settings import Settings
 
 BATCH_LINES = 5000
+PARALLEL_MIN_BYTES = 1024 * 1024  # below this, forking a helper costs more than it saves
 Progress = Callable[[int, int], None]  # (lines read so far, bytes read so far)
 
 
@@ -109,12 +113,15 @@ class Ingest:
         actor: str = "system",
         batch_lines: int = BATCH_LINES,
         progress: Progress | None = None,
+        parallel: bool | None = None,
     ) -> None:
         if fmt is not None and fmt not in FORMATS:
             raise IngestError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
         self.factory, self.settings, self.clock = factory, settings, clock or Clock()
         self.fmt, self.site, self.strict, self.actor = fmt, site[:64], strict, actor
         self.batch_lines, self.progress = batch_lines, progress
+        self.parallel = parallel  # prepare lines in a child process; None: when it pays off
+        self.dialect = ""
         self.summary = Summary()
         self.cache = IdentifierCache()
         self.run_id: int | None = None
@@ -127,6 +134,7 @@ class Ingest:
         with transaction(self.factory) as session:
             ctx = self._ctx(session)
             self.catalog = catalog.load(ctx)
+            self.dialect = session.get_bind().dialect.name
             run = IngestRun(started_at=ctx.now, actor=self.actor, site=self.site, format=self.fmt or "auto")
             session.add(run)
             session.flush()
@@ -186,7 +194,7 @@ class Ingest:
                 else:
                     lines = self._skip(read_lines(stream, DEFAULT_LIMITS.max_line_bytes), source.lines)
                 self.summary.duplicates += source.lines
-                self._consume(source, path, lines)
+                self._consume(source, path, lines, _remaining(raw_stream, start_offset))
         except OSError as exc:
             raise IngestError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
@@ -239,82 +247,90 @@ class Ingest:
             raise IngestError("cannot tell the format of the input; name it with --format")
         return fmt
 
-    def _consume(self, source: IngestSource, path: str, lines: Iterator[RawLine]) -> None:
-        fmt: Format = self.fmt or source.format  # type: ignore[assignment]
-        parse = parser_for(fmt)
-        batch: list[tuple[RawLine, object]] = []
-        for item in parse_lines(lines, parse):
-            batch.append(item)
-            if len(batch) >= self.batch_lines:
-                self._flush(source, path, fmt, batch)
-                batch = []
-        if batch:
-            self._flush(source, path, fmt, batch)
-
-    def _flush(
-        self, source: IngestSource, path: str, fmt: Format, batch: list[tuple[RawLine, object]]
+    def _consume(
+        self, source: IngestSource, path: str, lines: Iterator[RawLine], remaining: int | None
     ) -> None:
-        # A last line without a newline may still be being written: leave it for the next run.
-        if not batch[-1][0].terminated:
-            batch = batch[:-1]
-            if not batch:
-                return
+        fmt: Format = self.fmt or source.format  # type: ignore[assignment]
+        assert self.catalog is not None and source.id is not None
+        preparer = Preparer(
+            self.catalog,
+            source_id=source.id,
+            site=self.site,
+            pref_cookie=self.settings.pref_cookie,
+            sqlite=self.dialect == "sqlite",
+            engines=self.settings.search_engines,
+        )
+        batches = prepare_batches(parse_lines(lines, parser_for(fmt)), preparer, self.batch_lines)
+        if not self._in_parallel(remaining):
+            for batch in batches:
+                self._write(source, path, batch)
+            return
+        with Forked(batches) as forked:
+            for batch in forked:
+                self._write(source, path, batch)
+
+    def _in_parallel(self, remaining: int | None) -> bool:
+        """Prepare lines in a child process? Only where fork is safe and there is enough to do."""
+        if self.parallel is not None:
+            return self.parallel and hasattr(os, "fork")
+        return (
+            hasattr(os, "fork")
+            and (os.cpu_count() or 1) > 1
+            and threading.active_count() == 1  # forking a threaded process (a server) is not safe
+            and (remaining is None or remaining >= PARALLEL_MIN_BYTES)
+        )
+
+    def _write(self, source: IngestSource, path: str, batch: Batch) -> None:
         catalog_ = self.catalog
         assert catalog_ is not None
-        prepared: list[Prepared] = []
-        quarantined: list[Quarantined] = []
-        events = []
-        for raw, parsed in batch:
-            if isinstance(parsed, Rejection):
-                quarantined.append(
-                    Quarantined(raw.number, parsed.reason, parsed.detail, raw.data, raw.length)
-                )
-                self.summary.reasons[parsed.reason] = self.summary.reasons.get(parsed.reason, 0) + 1
-            elif isinstance(parsed, LogLine):
-                prepared.append(prepare(raw.number, parsed, catalog_, redact_query))
-            else:
-                events.append((raw.number, parsed))
-        if quarantined and self.strict:
-            first = quarantined[0]
+        for q in batch.rejected:
+            self.summary.reasons[q.reason] = self.summary.reasons.get(q.reason, 0) + 1
+        if batch.rejected and self.strict:
+            first = batch.rejected[0]
             raise IngestError(f"{path}:{first.line_no}: {first.reason} {first.detail} (--strict)".strip())
-        last = batch[-1][0]
         with transaction(self.factory) as session:
             ctx = self._ctx(session)
             row = session.get(IngestSource, source.id, with_for_update=True)
             assert row is not None
-            if row.lines >= last.number:
+            if row.lines >= batch.last:
                 return  # another run stored these lines meanwhile
-            if events:
-                eventwriter.apply(ctx, events, catalog_)
+            if batch.events:
+                eventwriter.apply(ctx, batch.events, catalog_)
                 self.cache.known.clear()  # events may have merged subjects the cache still names
+            assert row.id is not None
             result = write_batch(
-                ctx,
-                source_id=row.id,  # type: ignore[arg-type]
-                site=self.site,
-                lines=prepared,
-                rejected=quarantined,
-                path=path,
-                run_id=self.run_id,
-                cache=self.cache,
+                ctx, batch, source_id=row.id, path=path, run_id=self.run_id, cache=self.cache
             )
-            row.lines, row.offset, row.updated_at = last.number, last.end_offset, ctx.now
+            row.lines, row.offset, row.updated_at = batch.last, batch.end_offset, ctx.now
             audit.record(
                 ctx,
                 "ingest.batch",
                 details={
                     "run": self.run_id,
                     "source": row.id,
-                    "lines": [batch[0][0].number, last.number],
+                    "lines": [batch.first, batch.last],
                     "stored": result.stored,
                     "rejected": result.rejected,
-                    "events": len(events),
+                    "events": len(batch.events),
                     "merges": result.merges,
                 },
             )
-        source.lines, source.offset = last.number, last.end_offset
-        self.summary.lines_read += len(batch)
+        source.lines, source.offset = batch.last, batch.end_offset
+        self.summary.lines_read += batch.size
         self.summary.stored += result.stored
         self.summary.rejected += result.rejected
-        self.summary.events += len(events)
+        self.summary.events += len(batch.events)
         if self.progress:
-            self.progress(self.summary.lines_read, last.end_offset)
+            self.progress(self.summary.lines_read, batch.end_offset)
+
+
+def _remaining(stream: BinaryIO, start_offset: int) -> int | None:
+    """Bytes left to read (compressed bytes for gzip); None for a pipe, whose size is unknown."""
+    underlying = getattr(stream, "fileobj", stream)
+    try:
+        st = os.fstat(underlying.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return 0  # an in-memory stream
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return max(st.st_size - (0 if underlying is not stream else start_offset), 0)

@@ -6,28 +6,25 @@ batches, never an ORM object per row. Identifier lookups are cached across batch
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from portal import identity
 from portal.context import Ctx
-from portal.ingest.cookies import CookieCatalog, split_cookies
-from portal.ingest.logline import LogLine
-from portal.ingest.searchterms import referrer_domain, search_term
+from portal.ingest.batches import Batch, CookieLine
 from portal.models import (
     Consent,
     Identifier,
     LogRecord,
     QuarantinedLine,
     SearchPreference,
+    Subject,
     UnclassifiedCookie,
 )
 
@@ -38,6 +35,7 @@ LOG_COLUMNS = (
 )  # fmt: skip
 # A constant column list, no outside input.
 SQLITE_INSERT = f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"  # noqa: S608, E501
+UPDATE_SEEN = "UPDATE identifier SET last_seen = ?, last_user_agent = ? WHERE id = ? AND last_seen < ?"
 IN_CHUNK = 500
 QUARANTINE_RAW_BYTES = 4096
 
@@ -58,13 +56,16 @@ class IdentifierCache:
     hashes: dict[tuple[str, str], str] = field(default_factory=dict)
     known: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
+    def trim(self) -> None:
+        """Keep memory flat on huge runs; only between batches, which rely on what they loaded."""
+        if len(self.hashes) > 200_000:
+            self.hashes.clear()
+            self.known.clear()
+
     def hash_of(self, ctx: Ctx, name: str, value: str) -> str:
         key = (name, value)
         digest = self.hashes.get(key)
         if digest is None:
-            if len(self.hashes) > 200_000:  # keep memory flat on huge runs
-                self.hashes.clear()
-                self.known.clear()
             digest = self.hashes[key] = identity.value_hash(ctx, "cookie", name, value)
         return digest
 
@@ -74,10 +75,11 @@ def write_batch(
 ) -> BatchResult:
     """Link and store one prepared batch in the caller's transaction (events are applied by the caller)."""
     result = BatchResult()
-    subjects = _link(ctx, batch.cookie_lines, cache, result)
+    subjects = _link(ctx, batch, cache, result)
     rows = batch.rows
     for (index, *_), subject in zip(batch.cookie_lines, subjects, strict=True):
-        rows[index][2] = subject
+        row = rows[index]
+        rows[index] = (row[0], row[1], subject, *row[3:])
     _insert_records(ctx.session, rows)
     result.stored = len(rows)
     result.preferences = _record_preferences(ctx, batch.cookie_lines, subjects)
@@ -140,16 +142,16 @@ class _NewSubjects:
                 row["subject_id"] = real[row["subject_id"]]
 
 
-def _link(
-    ctx: Ctx, lines: Sequence[CookieLine], cache: IdentifierCache, result: BatchResult
-) -> list[int]:
+def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -> list[int]:
     """The subject of each line with cookies, creating and merging subjects as its identifiers require."""
+    lines, rows = batch.cookie_lines, batch.rows
+    cache.trim()
     known = cache.known
     wanted = {key for line in lines for key in line[1] if key not in known}
     _load_known(ctx, wanted, cache)
     subjects: list[int] = []
     pending: dict[tuple[str, str], dict[str, Any]] = {}  # identifiers first seen in this batch
-    seen: dict[int, tuple[datetime, str | None]] = {}
+    seen: dict[int, tuple[datetime, str | None, int]] = {}  # identifier → last time, user agent, row
     moved: dict[int, int] = {}  # subjects merged away during this batch → where they went
     fresh = _NewSubjects(ctx)
     id_cookie = ctx.settings.id_cookie
@@ -161,7 +163,7 @@ def _link(
         row = pending.get(key)
         return None if row is None else int(row["subject_id"])
 
-    for _index, cookies, at, ua, _term, _prefs in lines:
+    for index, cookies, at, ua, _term, _prefs in lines:
         owners = {o for o in map(owner, cookies) if o is not None}
         if not owners:
             subject = fresh.new()
@@ -193,7 +195,7 @@ def _link(
             if entry is not None:
                 last = seen.get(entry[0])
                 if last is None or at >= last[0]:
-                    seen[entry[0]] = (at, ua)
+                    seen[entry[0]] = (at, ua, index)
                 continue
             row = pending.get(key)
             if row is None:
@@ -215,14 +217,15 @@ def _link(
         ctx.session.execute(insert(Identifier), list(pending.values()))
         _load_known(ctx, set(pending), cache)
     if seen:
-        table: Table = Identifier.__table__  # type: ignore[attr-defined]
-        ctx.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("ident_id"), table.c.last_seen < bindparam("ls"))
-            .values(last_seen=bindparam("ls"), last_user_agent=bindparam("ua")),
-            [{"ident_id": i, "ls": at, "ua": ua} for i, (at, ua) in seen.items()],
-            execution_options={"synchronize_session": False},
-        )
+        # The driver directly, with the row's time already in the store's format: one statement
+        # per identifier seen, and SQLAlchemy's per-parameter processing cost more than the update.
+        params = [(rows[i][3], ua, ident, rows[i][3]) for ident, (_at, ua, i) in seen.items()]
+        raw = ctx.session.connection().connection.driver_connection
+        if ctx.session.get_bind().dialect.name == "postgresql":
+            with raw.cursor() as cur:  # type: ignore[union-attr]
+                cur.executemany(UPDATE_SEEN.replace("?", "%s"), params)
+        else:
+            raw.executemany(UPDATE_SEEN, params)  # type: ignore[union-attr]
     return [_follow(moved, s) for s in subjects] if moved else subjects
 
 
@@ -252,43 +255,16 @@ def _load_known(ctx: Ctx, keys: Iterable[tuple[str, str]], cache: IdentifierCach
                 cache.known[key] = [ident_id, subject_id]
 
 
-def _insert_records(
-    session: Session, source_id: int, site: str, lines: Sequence[Prepared], subjects: Sequence[int | None]
-) -> None:
-    rows = [
-        (
-            source_id,
-            p.line_no,
-            subject,
-            p.line.time,
-            p.line.ip,
-            p.line.method,
-            p.path,
-            p.line.protocol,
-            p.line.status,
-            p.line.bytes,
-            p.line.referrer,
-            p.referrer_domain,
-            p.line.user_agent,
-            site,
-            json.dumps(dict(p.cookies), separators=(",", ":")) if p.cookies else None,
-        )
-        for p, subject in zip(lines, subjects, strict=True)
-    ]
+def _insert_records(session: Session, rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
         copy_rows(session, "log_record", LOG_COLUMNS, rows)
         return
     # SQLite: the DB-API directly. SQLAlchemy's per-row parameter processing costs more than the
-    # insert itself here; times are written exactly as SQLAlchemy's DateTime stores them.
+    # insert itself here; the rows already hold times as SQLAlchemy's DateTime stores them.
     raw = session.connection().connection.driver_connection
-    raw.executemany(SQLITE_INSERT, [(*r[:3], _sqlite_time(r[3]), *r[4:]) for r in rows])  # type: ignore[union-attr]
-
-
-@lru_cache(maxsize=4096)  # log lines arrive in time order: the same second repeats
-def _sqlite_time(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    raw.executemany(SQLITE_INSERT, rows)  # type: ignore[union-attr]
 
 
 def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -315,11 +291,8 @@ def _consented(ctx: Ctx, subjects: set[int]) -> set[int]:
     return subjects - revoked
 
 
-def _record_preferences(ctx: Ctx, lines: Sequence[Prepared], subjects: Sequence[int | None]) -> int:
-    from portal.ingest.cookies import decode_search_pref
-
+def _record_preferences(ctx: Ctx, lines: Sequence[CookieLine], subjects: Sequence[int]) -> int:
     found: dict[tuple[int, str, str, str], list[Any]] = {}
-    pref_name = ctx.settings.pref_cookie
 
     def note(key: tuple[int, str, str, str], at: datetime) -> None:
         entry = found.get(key)
@@ -328,15 +301,13 @@ def _record_preferences(ctx: Ctx, lines: Sequence[Prepared], subjects: Sequence[
         else:
             entry[0], entry[1], entry[2] = min(entry[0], at), max(entry[1], at), entry[2] + 1
 
-    for p, subject in zip(lines, subjects, strict=True):
-        if subject is None:
-            continue  # a search by nobody we can name stays in the log record only
-        if p.term:
-            note((subject, p.term[1][:200], "referrer", p.term[0]), p.line.time)
-        for name, value in p.cookies:
-            if name == pref_name:
-                for term in decode_search_pref(value):
-                    note((subject, term[:200], "cookie", ""), p.line.time)
+    # Only lines with catalogued cookies have a subject: a search by nobody we can name stays in
+    # the log record only.
+    for (_index, _cookies, at, _ua, term, prefs), subject in zip(lines, subjects, strict=True):
+        if term:
+            note((subject, term[1][:200], "referrer", term[0]), at)
+        for pref in prefs:
+            note((subject, pref[:200], "cookie", ""), at)
     if not found:
         return 0
     allowed = _consented(ctx, {k[0] for k in found})
@@ -364,16 +335,7 @@ def _record_preferences(ctx: Ctx, lines: Sequence[Prepared], subjects: Sequence[
     return len(rows)
 
 
-def _count_unclassified(ctx: Ctx, lines: Sequence[Prepared]) -> None:
-    counts: dict[str, list[Any]] = {}
-    for p in lines:
-        for name in p.unclassified:
-            entry = counts.get(name[:128])
-            if entry is None:
-                counts[name[:128]] = [1, p.line.time, p.line.time]
-            else:
-                entry[0] += 1
-                entry[1], entry[2] = min(entry[1], p.line.time), max(entry[2], p.line.time)
+def _count_unclassified(ctx: Ctx, counts: dict[str, list[Any]]) -> None:
     if counts:
         upsert(
             ctx.session,
