@@ -1,6 +1,6 @@
 """Benchmark: end-to-end ingest against GoAccess and against bare DB-API inserts, in the same run.
 
-    .venv/bin/python bench/bench_ingest.py [--lines 1000000] [--big 10000000] [--postgres URL]
+    .venv/bin/python bench/bench_ingest.py [--lines 1000000] [--big 10000000] [--huge 10000000] [--postgres URL]
 
 Data: the shared real log (10k lines) repeated and enriched by a seeded generator: ~30% of lines
 carry the site's cookies, visitors follow a Zipf-like law so the heaviest visitor has ≥ 10% of
@@ -9,6 +9,7 @@ all lines. Measured in one run, on the same file:
   * `portal ingest` end to end (parse, link, durable insert into a fresh migrated SQLite store);
   * a bare DB-API `executemany` of the same rows, pre-parsed, into the same schema;
   * with --big N: ingest speed into a store already holding N rows, vs the speed at --lines;
+  * with --huge N: time and peak RSS of ingesting an N-line file (memory must stay flat);
   * with --postgres URL: the COPY path vs executemany of the same rows on PostgreSQL;
   * peak RSS of each ingest run (a separate process, so the figure is its own).
 """
@@ -259,6 +260,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--big", type=int, default=0, help="also measure with this many rows already stored")
+    ap.add_argument(
+        "--huge", type=int, default=0, help="also ingest a file of this many lines: time and peak RSS only"
+    )
     ap.add_argument("--postgres", default=os.environ.get("PORTAL_TEST_DATABASE_URL", ""))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
@@ -301,6 +305,15 @@ def main() -> None:
                 f"portal ingest with {args.big:,} rows stored: {big_s:.1f} s = {args.lines / big_s:,.0f} lines/s, peak RSS {big_rss:.0f} MB"
             )
             print(f"  ratio vs empty store = {ingest_s / big_s:.2f}x (target >= 0.7)")
+
+        if args.huge:
+            huge = work / "huge.log"
+            generate(huge, args.huge)
+            huge_s, huge_rss, _ = run_portal_ingest(work / "d", huge)
+            huge.unlink()
+            print(
+                f"portal ingest of {args.huge:,} lines: {huge_s:.1f} s = {args.huge / huge_s:,.0f} lines/s, peak RSS {huge_rss:.0f} MB (vs {rss:.0f} MB for {args.lines:,})"
+            )
 
         if args.postgres:
             many, copied = postgres_compare(args.postgres, rows)

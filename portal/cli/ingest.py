@@ -44,7 +44,7 @@ class _Progress:
 @click.option("--strict", is_flag=True, help="Stop at the first rejected line (exit status 1).")
 @click.option(
     "--batch-lines",
-    default=5000,
+    default=20_000,  # portal.ingest.pipeline.BATCH_LINES (not imported: keeps `portal --help` quick)
     show_default=True,
     type=click.IntRange(1, 100_000),
     help="Lines per transaction (each commit also records how far the file was read).",

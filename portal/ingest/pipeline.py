@@ -10,6 +10,7 @@ killed at any point resumes after the last committed line and never stores a lin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -28,7 +29,7 @@ from portal.context import Ctx
 from portal.db import transaction
 from portal.errors import PortalError
 from portal.ingest import eventwriter
-from portal.ingest.batches import Batch, Forked, Preparer, prepare_batches
+from portal.ingest.batches import Batch, Forked, Preparer, few_collections, prepare_batches
 from portal.ingest.cookies import CookieCatalog
 from portal.ingest.formats import FORMATS, Format, detect_format, parse_lines, parser_for
 from portal.ingest.rejections import DEFAULT_LIMITS
@@ -37,7 +38,7 @@ from portal.ingest.writer import IdentifierCache, write_batch
 from portal.models import IngestRun, IngestSource
 from portal.settings import Settings
 
-BATCH_LINES = 5000
+BATCH_LINES = 20_000  # per transaction: fewer commits (each an fsync) with memory still small
 PARALLEL_MIN_BYTES = 1024 * 1024  # below this, forking a helper costs more than it saves
 Progress = Callable[[int, int], None]  # (lines read so far, bytes read so far)
 
@@ -261,13 +262,13 @@ class Ingest:
             engines=self.settings.search_engines,
         )
         batches = prepare_batches(parse_lines(lines, parser_for(fmt)), preparer, self.batch_lines)
-        if not self._in_parallel(remaining):
+        with contextlib.ExitStack() as stack:
+            if self._in_parallel(remaining):
+                batches = iter(stack.enter_context(Forked(batches)))
+            collect = stack.enter_context(few_collections())
             for batch in batches:
                 self._write(source, path, batch)
-            return
-        with Forked(batches) as forked:
-            for batch in forked:
-                self._write(source, path, batch)
+                collect()
 
     def _in_parallel(self, remaining: int | None) -> bool:
         """Prepare lines in a child process? Only where fork is safe and there is enough to do."""

@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, unquote_plus, urlsplit
 _URL_PREFIXES = ("http:", "https:")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: cheap as a cache key
 class SearchEngine:
     name: str
     domains: tuple[str, ...]
