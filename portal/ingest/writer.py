@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from portal import identity
 from portal.context import Ctx
@@ -214,8 +215,14 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         subjects.append(subject)
     fresh.materialize(subjects, pending)
     if pending:
-        ctx.session.execute(insert(Identifier), list(pending.values()))
-        _load_known(ctx, set(pending), cache)
+        # Core with RETURNING: the new ids come back with the insert, no second lookup.
+        table: Table = Identifier.__table__  # type: ignore[attr-defined]
+        keys = list(pending)
+        ids = ctx.session.scalars(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), [pending[k] for k in keys]
+        ).all()
+        for key, ident_id in zip(keys, ids, strict=True):
+            cache.known[key] = [ident_id, pending[key]["subject_id"]]
     if seen:
         # The driver directly, with the row's time already in the store's format: one statement
         # per identifier seen, and SQLAlchemy's per-parameter processing cost more than the update.
@@ -237,22 +244,23 @@ def _follow(moved: dict[int, int], subject: int) -> int:
 
 
 def _load_known(ctx: Ctx, keys: Iterable[tuple[str, str]], cache: IdentifierCache) -> None:
-    keys = list(keys)
-    if not keys:
-        return
-    by_hash = {cache.hash_of(ctx, n, v): (n, v) for n, v in keys}
-    hashes = list(by_hash)
-    for i in range(0, len(hashes), IN_CHUNK):
-        rows = ctx.session.execute(
-            select(Identifier.id, Identifier.name, Identifier.value_hash, Identifier.subject_id).where(
-                Identifier.kind == "cookie",
-                Identifier.value_hash.in_(hashes[i : i + IN_CHUNK]),  # type: ignore[attr-defined]
-            )
-        ).all()
-        for ident_id, name, digest, subject_id in rows:
-            key = by_hash.get(digest)
-            if key is not None and key[0] == name:
-                cache.known[key] = [ident_id, subject_id]
+    # Per cookie name, so each lookup is a seek in the (kind, name, value_hash) unique index; by
+    # hash alone it scanned every cookie identifier once per chunk.
+    by_name: dict[str, dict[str, tuple[str, str]]] = {}
+    for name, value in keys:
+        by_name.setdefault(name, {})[cache.hash_of(ctx, name, value)] = (name, value)
+    for name, by_hash in by_name.items():
+        hashes = list(by_hash)
+        for i in range(0, len(hashes), IN_CHUNK):
+            rows = ctx.session.execute(
+                select(Identifier.id, Identifier.value_hash, Identifier.subject_id).where(
+                    Identifier.kind == "cookie",
+                    Identifier.name == name,
+                    col(Identifier.value_hash).in_(hashes[i : i + IN_CHUNK]),
+                )
+            ).all()
+            for ident_id, digest, subject_id in rows:
+                cache.known[by_hash[digest]] = [ident_id, subject_id]
 
 
 def _insert_records(session: Session, rows: list[tuple[Any, ...]]) -> None:
