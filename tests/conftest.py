@@ -33,8 +33,9 @@ TEST_SECRET = "t" * 48
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    pg = f"PostgreSQL via {make_url(PG_URL).render_as_string()}" if PG_URL else "PostgreSQL SKIPPED"
-    return [f"stores: SQLite, {pg} (set PORTAL_TEST_DATABASE_URL to run it)"]
+    if PG_URL:
+        return [f"stores: SQLite, PostgreSQL via {make_url(PG_URL).render_as_string()}"]
+    return ["stores: SQLite; PostgreSQL SKIPPED (set PORTAL_TEST_DATABASE_URL to run it)"]
 
 
 def require_postgres() -> None:

@@ -235,7 +235,7 @@ def _batch(items: list[tuple[RawLine, object]], preparer: Preparer) -> Batch | N
 
 
 @contextlib.contextmanager
-def few_collections() -> Iterator[Callable[[], None]]:
+def few_collections() -> Iterator[Callable[[], object]]:
     """Turn automatic garbage collection off while batches are built; yields `collect`, to call
     once per batch.
 

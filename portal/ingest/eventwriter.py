@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from portal import identity
 from portal.context import Ctx
@@ -36,7 +36,7 @@ def apply(ctx: Ctx, events: Sequence[tuple[int, Event]], catalog: CookieCatalog)
 def _account(ctx: Ctx, event: AccountEvent) -> None:
     at = event.time or ctx.now
     subject = identity.subject_of_site_user(ctx, event.site_user_id, at)
-    site = ctx.session.scalar(select(SiteAccount).where(SiteAccount.site_user_id == event.site_user_id))
+    site = ctx.session.scalar(select(SiteAccount).where(col(SiteAccount.site_user_id) == event.site_user_id))
     assert site is not None
     site.email_hash = identity.email_hash(ctx.settings.secret_key, event.email)
     site.adult_verified = event.adult_verified
@@ -78,7 +78,7 @@ def _cookie_set(ctx: Ctx, event: CookieSetEvent, catalog: CookieCatalog) -> None
 
 
 def _verified_account(ctx: Ctx, email: str) -> Account | None:
-    account = ctx.session.scalar(select(Account).where(Account.email == email.strip().lower()))
+    account = ctx.session.scalar(select(Account).where(col(Account.email) == email.strip().lower()))
     return account if account is not None and account.email_verified_at is not None else None
 
 
@@ -89,7 +89,7 @@ def _email_sent(ctx: Ctx, event: EmailSentEvent) -> bool:
         subject = account.subject_id
     else:
         digest = identity.email_hash(ctx.settings.secret_key, event.email)
-        subject = ctx.session.scalar(select(SiteAccount.subject_id).where(SiteAccount.email_hash == digest))
+        subject = ctx.session.scalar(select(col(SiteAccount.subject_id)).where(col(SiteAccount.email_hash) == digest))
     if subject is None:
         return False
     ctx.session.add(

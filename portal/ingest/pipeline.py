@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlmodel import col
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal import audit, catalog
@@ -209,7 +210,7 @@ class Ingest:
         """The source row for this content: an earlier one if its first bytes match, else a new one."""
         with transaction(self.factory) as session:
             ctx = self._ctx(session)
-            sizes = set(session.scalars(select(IngestSource.fingerprint_bytes).distinct()))
+            sizes = set(session.scalars(select(col(IngestSource.fingerprint_bytes)).distinct()))
             candidates = {hashlib.sha256(head[:n]).hexdigest(): n for n in sizes if n <= len(head)}
             found = None
             if candidates:

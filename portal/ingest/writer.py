@@ -128,7 +128,7 @@ class _NewSubjects:
             return
         first = len(self.real) + 1
         ids = self.ctx.session.scalars(
-            insert(Subject).returning(Subject.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+            insert(Subject).returning(col(Subject.id), sort_by_parameter_order=True),
             [{"kind": "browser", "created_at": self.ctx.now} for _ in range(self.count)],
         ).all()
         for offset, ident in enumerate(ids):
@@ -187,16 +187,16 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
                 for entry in known.values():
                     if entry[1] == loser:
                         entry[1] = merged
-                for row in pending.values():
-                    if row["subject_id"] == loser:
-                        row["subject_id"] = merged
+                for waiting in pending.values():
+                    if waiting["subject_id"] == loser:
+                        waiting["subject_id"] = merged
                 subject = merged
         for key in cookies:
-            entry = known.get(key)
-            if entry is not None:
-                last = seen.get(entry[0])
+            stored = known.get(key)
+            if stored is not None:
+                last = seen.get(stored[0])
                 if last is None or at >= last[0]:
-                    seen[entry[0]] = (at, ua, index)
+                    seen[stored[0]] = (at, ua, index)
                 continue
             row = pending.get(key)
             if row is None:
@@ -253,14 +253,14 @@ def _load_known(ctx: Ctx, keys: Iterable[tuple[str, str]], cache: IdentifierCach
         hashes = list(by_hash)
         for i in range(0, len(hashes), IN_CHUNK):
             rows = ctx.session.execute(
-                select(Identifier.id, Identifier.value_hash, Identifier.subject_id).where(
-                    Identifier.kind == "cookie",
-                    Identifier.name == name,
+                select(col(Identifier.id), col(Identifier.value_hash), col(Identifier.subject_id)).where(
+                    col(Identifier.kind) == "cookie",
+                    col(Identifier.name) == name,
                     col(Identifier.value_hash).in_(hashes[i : i + IN_CHUNK]),
                 )
             ).all()
             for ident_id, digest, subject_id in rows:
-                cache.known[by_hash[digest]] = [ident_id, subject_id]
+                cache.known[by_hash[digest]] = [int(ident_id), subject_id]  # type: ignore[arg-type]
 
 
 def _insert_records(session: Session, rows: list[tuple[Any, ...]]) -> None:
@@ -290,9 +290,9 @@ def _consented(ctx: Ctx, subjects: set[int]) -> set[int]:
     for i in range(0, len(ids), IN_CHUNK):
         revoked.update(
             ctx.session.scalars(
-                select(Consent.subject_id).where(
-                    Consent.subject_id.in_(ids[i : i + IN_CHUNK]),
-                    Consent.personalization.is_(False),  # type: ignore[attr-defined]
+                select(col(Consent.subject_id)).where(
+                    col(Consent.subject_id).in_(ids[i : i + IN_CHUNK]),
+                    col(Consent.personalization).is_(False),
                 )
             )
         )
