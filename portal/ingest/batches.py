@@ -90,6 +90,13 @@ class Preparer:
         self._texts: dict[str, str] = {}
         self._referrers: dict[str, tuple[tuple[str, str] | None, str | None]] = {}
 
+    def bound_caches(self) -> None:
+        """Called before each batch: a cache past its size is emptied, so memory stays flat on any
+        input (checking once per batch keeps the per-line lookups single dictionary calls)."""
+        for cache in (self._cookies, self._times, self._paths, self._texts, self._referrers):
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+
     def _cookie_facts(self, header: str) -> tuple[Any, ...]:
         split = split_cookies(header, self.catalog)
         catalogued = tuple(split.catalogued)
@@ -104,58 +111,29 @@ class Preparer:
             tuple(prefs),
         )
         if len(header) <= 4096:  # hostile giant headers are not worth remembering
-            if len(self._cookies) >= _CACHE_MAX:
-                self._cookies.clear()
             self._cookies[header] = facts
         return facts
 
     def _time(self, at: datetime) -> Any:
-        value = self._times.get(at)
-        if value is None:
-            if len(self._times) >= _CACHE_MAX:
-                self._times.clear()
-            value = self._times[at] = sqlite_time(at) if self.sqlite else at
+        value = self._times[at] = sqlite_time(at) if self.sqlite else at
         return value
 
     def _referrer_facts(self, referrer: str) -> tuple[tuple[str, str] | None, str | None]:
         # Referrers repeat a lot (the same page links, the same search); parsing a URL is not cheap.
-        try:
-            return self._referrers[referrer]
-        except KeyError:
-            if len(self._referrers) >= _CACHE_MAX:
-                self._referrers.clear()
-            facts = self._referrers[referrer] = (
-                search_term(referrer, self.engines),
-                referrer_domain(referrer),
-            )
-            return facts
+        facts = self._referrers[referrer] = (search_term(referrer, self.engines), referrer_domain(referrer))
+        return facts
 
     def _path(self, path: str) -> str | None:
-        try:
-            return self._paths[path]
-        except KeyError:
-            if len(self._paths) >= _CACHE_MAX:
-                self._paths.clear()
-            redacted = self._paths[path] = redact_query(path, self.catalog)
-            return redacted
-
-    def _same(self, text: str | None) -> str | None:
-        # One object per distinct value: pickle then sends a repeated user agent or path as a
-        # back-reference, and the parent builds it once (half the cost of receiving a batch).
-        if text is None:
-            return None
-        found = self._texts.get(text)
-        if found is None:
-            if len(self._texts) >= _CACHE_MAX:
-                self._texts.clear()
-            found = self._texts[text] = text
-        return found
+        redacted = self._paths[path] = redact_query(path, self.catalog)
+        return redacted
 
     def add(self, batch: Batch, line_no: int, line: LogLine) -> None:
         header = line.cookie
         catalogued: tuple[tuple[str, str], ...] = ()
         as_json = None
-        same = self._same
+        # One object per distinct value: pickle then sends a repeated user agent or path as a
+        # back-reference, and the parent builds it once (half the cost of receiving a batch).
+        same = self._texts.setdefault
         at = line.time
         if header and header != "-":
             facts = self._cookies.get(header) or self._cookie_facts(header)
@@ -168,12 +146,18 @@ class Preparer:
                 else:
                     entry[0] += 1
                     entry[1], entry[2] = min(entry[1], at), max(entry[2], at)
-        referrer = same(line.referrer)
-        term, domain = self._referrer_facts(referrer) if referrer else (None, None)
+        referrer = line.referrer
+        if referrer:
+            referrer = same(referrer, referrer)
+            term, domain = self._referrers.get(referrer) or self._referrer_facts(referrer)
+        else:
+            term = domain = None
         path = line.path
         if path is not None and "?" in path:
-            path = self._path(path)
-        ua = same(line.user_agent)
+            path = self._paths.get(path) or self._path(path)
+        ua = line.user_agent
+        if ua is not None:
+            ua = same(ua, ua)
         if catalogued:
             batch.cookie_lines.append((len(batch.rows), catalogued, at, ua, term, prefs))
         batch.rows.append(
@@ -181,11 +165,11 @@ class Preparer:
                 self.source_id,
                 line_no,
                 None,
-                self._time(at),
+                self._times.get(at) or self._time(at),
                 line.ip,
-                same(line.method),
-                same(path),
-                same(line.protocol),
+                same(line.method, line.method),  # type: ignore[arg-type]  # None maps to None too
+                None if path is None else same(path, path),
+                same(line.protocol, line.protocol),  # type: ignore[arg-type]
                 line.status,
                 line.bytes,
                 referrer,
@@ -223,6 +207,7 @@ def _batch(items: list[tuple[RawLine, object]], preparer: Preparer) -> Batch | N
             return None
     last = items[-1][0]
     batch = Batch(items[0][0].number, last.number, last.end_offset, len(items))
+    preparer.bound_caches()
     add = preparer.add
     for raw, parsed in items:
         if isinstance(parsed, LogLine):

@@ -89,7 +89,9 @@ def _email_sent(ctx: Ctx, event: EmailSentEvent) -> bool:
         subject = account.subject_id
     else:
         digest = identity.email_hash(ctx.settings.secret_key, event.email)
-        subject = ctx.session.scalar(select(col(SiteAccount.subject_id)).where(col(SiteAccount.email_hash) == digest))
+        subject = ctx.session.scalar(
+            select(col(SiteAccount.subject_id)).where(col(SiteAccount.email_hash) == digest)
+        )
     if subject is None:
         return False
     ctx.session.add(

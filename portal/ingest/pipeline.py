@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from sqlalchemy import select
-from sqlmodel import col
 from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import col
 
 from portal import audit, catalog
 from portal.clock import Clock
