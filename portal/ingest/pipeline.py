@@ -266,10 +266,13 @@ class Ingest:
         with contextlib.ExitStack() as stack:
             if self._in_parallel(remaining):
                 batches = iter(stack.enter_context(Forked(batches)))
-            collect = stack.enter_context(few_collections())
+            # The collector is process-wide: hold it off only where nothing else runs (the CLI),
+            # never under a server's other threads.
+            collect = stack.enter_context(few_collections()) if threading.active_count() == 1 else None
             for batch in batches:
                 self._write(source, path, batch)
-                collect()
+                if collect:
+                    collect()
 
     def _in_parallel(self, remaining: int | None) -> bool:
         """Prepare lines in a child process? Only where fork is safe and there is enough to do."""
