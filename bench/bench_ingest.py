@@ -169,7 +169,7 @@ def sqlite_executemany_seconds(var: Path, rows: list[tuple]) -> float:
         " created_at, updated_at) VALUES (1, '', 'x', 'x', 1, 0, 0, 'combined', '2026-01-01', '2026-01-01')"
     )
     start = time.perf_counter()
-    from portal.ingest.pipeline import BATCH_LINES
+    from portal.ingest.batches import BATCH_LINES
 
     for i in range(0, len(rows), BATCH_LINES):  # same batch size and one commit per batch, like ingest
         conn.execute("BEGIN IMMEDIATE")

@@ -9,6 +9,7 @@ import time
 import click
 
 from portal.cli.common import friendly_errors, open_store
+from portal.ingest.batches import BATCH_LINES
 from portal.ingest.formats import FORMATS, Format
 
 
@@ -44,7 +45,7 @@ class _Progress:
 @click.option("--strict", is_flag=True, help="Stop at the first rejected line (exit status 1).")
 @click.option(
     "--batch-lines",
-    default=20_000,  # portal.ingest.pipeline.BATCH_LINES (not imported: keeps `portal --help` quick)
+    default=BATCH_LINES,
     show_default=True,
     type=click.IntRange(1, 100_000),
     help="Lines per transaction (each commit also records how far the file was read).",

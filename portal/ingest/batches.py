@@ -29,6 +29,7 @@ from portal.ingest.rejections import Rejection
 from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine, referrer_domain, search_term
 from portal.ingest.sources import RawLine
 
+BATCH_LINES = 20_000  # per transaction: fewer commits (each an fsync) with memory still small
 _CACHE_MAX = 100_000  # entries per cache; cleared when full, so memory stays flat on any input
 _PIPE_BYTES = 4 * 1024 * 1024  # room for about two batches in flight between the processes
 

@@ -30,7 +30,7 @@ from portal.context import Ctx
 from portal.db import transaction
 from portal.errors import PortalError
 from portal.ingest import eventwriter
-from portal.ingest.batches import Batch, Forked, Preparer, few_collections, prepare_batches
+from portal.ingest.batches import BATCH_LINES, Batch, Forked, Preparer, few_collections, prepare_batches
 from portal.ingest.cookies import CookieCatalog
 from portal.ingest.formats import FORMATS, Format, detect_format, parse_lines, parser_for
 from portal.ingest.rejections import DEFAULT_LIMITS
@@ -39,7 +39,6 @@ from portal.ingest.writer import IdentifierCache, write_batch
 from portal.models import IngestRun, IngestSource
 from portal.settings import Settings
 
-BATCH_LINES = 20_000  # per transaction: fewer commits (each an fsync) with memory still small
 PARALLEL_MIN_BYTES = 1024 * 1024  # below this, forking a helper costs more than it saves
 Progress = Callable[[int, int], None]  # (lines read so far, bytes read so far)
 
@@ -268,7 +267,7 @@ class Ingest:
                 batches = iter(stack.enter_context(Forked(batches)))
             # The collector is process-wide: hold it off only where nothing else runs (the CLI),
             # never under a server's other threads.
-            collect = stack.enter_context(few_collections()) if threading.active_count() == 1 else None
+            collect = stack.enter_context(few_collections()) if _single_threaded() else None
             for batch in batches:
                 self._write(source, path, batch)
                 if collect:
@@ -281,7 +280,7 @@ class Ingest:
         return (
             hasattr(os, "fork")
             and (os.cpu_count() or 1) > 1
-            and threading.active_count() == 1  # forking a threaded process (a server) is not safe
+            and _single_threaded()  # forking a threaded process (a server) is not safe
             and (remaining is None or remaining >= PARALLEL_MIN_BYTES)
         )
 
@@ -327,6 +326,10 @@ class Ingest:
         self.summary.events += len(batch.events)
         if self.progress:
             self.progress(self.summary.lines_read, batch.end_offset)
+
+
+def _single_threaded() -> bool:
+    return threading.active_count() == 1
 
 
 def _remaining(stream: BinaryIO, start_offset: int) -> int | None:
