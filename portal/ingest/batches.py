@@ -22,12 +22,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portal.errors import PortalError
+from portal.ingest.combined import AddLine, BlockParser
 from portal.ingest.cookies import CookieCatalog, decode_search_pref, redact_query, split_cookies
 from portal.ingest.events import Event
+from portal.ingest.formats import parse_raw
 from portal.ingest.logline import LogLine
-from portal.ingest.rejections import Rejection
+from portal.ingest.rejections import DEFAULT_LIMITS, Rejection
 from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine, referrer_domain, search_term
-from portal.ingest.sources import RawLine
+from portal.ingest.sources import Block, RawLine
 
 BATCH_LINES = 20_000  # per transaction: fewer commits (each an fsync) with memory still small
 _CACHE_MAX = 100_000  # entries per cache; cleared when full, so memory stays flat on any input
@@ -67,7 +69,7 @@ class Batch:
 
 def sqlite_time(at: datetime) -> str:
     """A time exactly as SQLAlchemy's DateTime stores it in SQLite (the driver is used directly)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class Preparer:
@@ -128,96 +130,184 @@ class Preparer:
         redacted = self._paths[path] = redact_query(path, self.catalog)
         return redacted
 
-    def add(self, batch: Batch, line_no: int, line: LogLine) -> None:
-        header = line.cookie
-        catalogued: tuple[tuple[str, str], ...] = ()
-        as_json = None
+    def adder(self, batch: Batch) -> AddLine:
+        """A function adding one parsed line to `batch`, with everything it needs bound locally:
+        it runs once per line, so each attribute lookup saved counts."""
+        rows, cookie_lines, unclassified = batch.rows, batch.cookie_lines, batch.unclassified
+        source_id, site = self.source_id, self.site
         # One object per distinct value: pickle then sends a repeated user agent or path as a
         # back-reference, and the parent builds it once (half the cost of receiving a batch).
         same = self._texts.setdefault
-        at = line.time
-        if header and header != "-":
-            facts = self._cookies.get(header) or self._cookie_facts(header)
-            catalogued, unclassified, as_json, prefs = facts
-            for name in unclassified:
-                key = name[:128]
-                entry = batch.unclassified.get(key)
-                if entry is None:
-                    batch.unclassified[key] = [1, at, at]
-                else:
-                    entry[0] += 1
-                    entry[1], entry[2] = min(entry[1], at), max(entry[2], at)
-        referrer = line.referrer
-        if referrer:
-            referrer = same(referrer, referrer)
-            term, domain = self._referrers.get(referrer) or self._referrer_facts(referrer)
-        else:
-            term = domain = None
-        path = line.path
-        if path is not None and "?" in path:
-            path = self._paths.get(path) or self._path(path)
-        ua = line.user_agent
-        if ua is not None:
-            ua = same(ua, ua)
-        if catalogued:
-            batch.cookie_lines.append((len(batch.rows), catalogued, at, ua, term, prefs))
-        batch.rows.append(
-            (
-                self.source_id,
-                line_no,
-                None,
-                self._times.get(at) or self._time(at),
+        cookies, cookie_facts = self._cookies.get, self._cookie_facts
+        referrers, referrer_facts = self._referrers.get, self._referrer_facts
+        paths, redact = self._paths.get, self._path
+        times, store_time = self._times.get, self._time
+
+        def add(
+            line_no: int,
+            at: datetime,
+            ip: str,
+            method: str | None,
+            path: str | None,
+            protocol: str | None,
+            status: int,
+            size: int | None,
+            referrer: str | None,
+            ua: str | None,
+            header: str | None,
+        ) -> None:
+            catalogued: tuple[tuple[str, str], ...] = ()
+            as_json = None
+            if header and header != "-":
+                catalogued, names, as_json, prefs = cookies(header) or cookie_facts(header)
+                for name in names:
+                    key = name[:128]
+                    entry = unclassified.get(key)
+                    if entry is None:
+                        unclassified[key] = [1, at, at]
+                    else:
+                        entry[0] += 1
+                        entry[1], entry[2] = min(entry[1], at), max(entry[2], at)
+            if referrer:
+                referrer = same(referrer, referrer)
+                term, domain = referrers(referrer) or referrer_facts(referrer)
+            else:
+                term = domain = None
+            if path is not None:
+                if "?" in path:
+                    path = paths(path) or redact(path)
+                path = same(path, path)  # type: ignore[arg-type]  # redact keeps a str a str
+            if ua is not None:
+                ua = same(ua, ua)
+            if catalogued:
+                cookie_lines.append((len(rows), catalogued, at, ua, term, prefs))
+            rows.append(
+                (
+                    source_id,
+                    line_no,
+                    None,
+                    times(at) or store_time(at),
+                    ip,
+                    same(method, method),  # type: ignore[arg-type]  # None maps to None too
+                    path,
+                    same(protocol, protocol),  # type: ignore[arg-type]
+                    status,
+                    size,
+                    referrer,
+                    domain,
+                    ua,
+                    site,
+                    as_json,
+                )
+            )
+
+        return add
+
+
+class _Builder:
+    """Cuts blocks and lines into batches of `batch_lines` lines and prepares each line on the way."""
+
+    def __init__(
+        self,
+        preparer: Preparer,
+        parse: Callable[[bytes], object],
+        parse_block: BlockParser | None,
+        max_line_bytes: int,
+    ) -> None:
+        self.preparer, self.parse, self.parse_block, self.max_line_bytes = (
+            preparer,
+            parse,
+            parse_block,
+            max_line_bytes,
+        )
+
+    def start(self, number: int) -> Batch:
+        self.preparer.bound_caches()
+        self.batch = batch = Batch(number, number - 1, 0, 0)
+        self.add = self.preparer.adder(batch)
+        return batch
+
+    def one(self, number: int, data: bytes, length: int | None = None) -> None:
+        """The careful path, one line at a time: any format, any line."""
+        if length is None:  # a line out of a block: cut its CR, if any
+            if data.endswith(b"\r"):
+                data = data[:-1]
+            length = len(data)
+        parsed = parse_raw(self.parse, data, length, self.max_line_bytes)
+        if isinstance(parsed, LogLine):
+            line = parsed
+            self.add(
+                number,
+                line.time,
                 line.ip,
-                same(line.method, line.method),  # type: ignore[arg-type]  # None maps to None too
-                None if path is None else same(path, path),
-                same(line.protocol, line.protocol),  # type: ignore[arg-type]
+                line.method,
+                line.path,
+                line.protocol,
                 line.status,
                 line.bytes,
-                referrer,
-                domain,
-                ua,
-                self.site,
-                as_json,
+                line.referrer,
+                line.user_agent,
+                line.cookie,
             )
-        )
+        elif isinstance(parsed, Rejection):
+            kept = data[: self.max_line_bytes]
+            self.batch.rejected.append(Quarantined(number, parsed.reason, parsed.detail, kept, length))
+        else:
+            self.batch.events.append((number, parsed))  # type: ignore[arg-type]
+
+    def lines(self, number: int, data: bytes, lines: list[bytes]) -> None:
+        if self.parse_block is not None:
+            self.parse_block(data, lines, number, self.add, self.one)
+        else:
+            for i, raw in enumerate(lines, number):
+                self.one(i, raw)
 
 
 def prepare_batches(
-    parsed: Iterable[tuple[RawLine, object]], preparer: Preparer, batch_lines: int
+    items: Iterable[Block | RawLine],
+    preparer: Preparer,
+    batch_lines: int,
+    parse: Callable[[bytes], object],
+    parse_block: BlockParser | None = None,
+    max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes,
 ) -> Iterator[Batch]:
-    """Group parsed lines into batches of `batch_lines`, each ready to be linked and written."""
-    pending: list[tuple[RawLine, object]] = []
-    for item in parsed:
-        pending.append(item)
-        if len(pending) >= batch_lines:
-            batch = _batch(pending, preparer)
-            pending = []
-            if batch is not None:
+    """Group the lines read into batches of `batch_lines`, each ready to be linked and written.
+
+    A block of whole lines goes through `parse_block` (the format's fast path) when there is one;
+    the last line without a newline is left out: it may still be being written, the next run
+    reads it whole.
+    """
+    builder = _Builder(preparer, parse, parse_block, max_line_bytes)
+    batch: Batch | None = None
+    for item in items:
+        if isinstance(item, RawLine):
+            if not item.terminated:
+                continue
+            batch = batch or builder.start(item.number)
+            builder.one(item.number, item.data, item.length)
+            batch.last, batch.end_offset, batch.size = item.number, item.end_offset, batch.size + 1
+            if batch.size >= batch_lines:
                 yield batch
-    if pending:
-        batch = _batch(pending, preparer)
-        if batch is not None:
-            yield batch
-
-
-def _batch(items: list[tuple[RawLine, object]], preparer: Preparer) -> Batch | None:
-    # A last line without a newline may still be being written: leave it for the next run.
-    if not items[-1][0].terminated:
-        items = items[:-1]
-        if not items:
-            return None
-    last = items[-1][0]
-    batch = Batch(items[0][0].number, last.number, last.end_offset, len(items))
-    preparer.bound_caches()
-    add = preparer.add
-    for raw, parsed in items:
-        if isinstance(parsed, LogLine):
-            add(batch, raw.number, parsed)
-        elif isinstance(parsed, Rejection):
-            batch.rejected.append(Quarantined(raw.number, parsed.reason, parsed.detail, raw.data, raw.length))
-        else:
-            batch.events.append((raw.number, parsed))  # type: ignore[arg-type]
-    return batch
+                batch = None
+            continue
+        lines, number, offset, data = item.lines(), item.number, item.offset, item.data
+        done = at_byte = 0
+        while done < len(lines):
+            batch = batch or builder.start(number)
+            take = min(len(lines) - done, batch_lines - batch.size)
+            if take == len(lines):
+                part, size = lines, len(data)
+            else:
+                part = lines[done : done + take]
+                size = sum(map(len, part)) + take
+            builder.lines(number, data if part is lines else data[at_byte : at_byte + size], part)
+            number, offset, done, at_byte = number + take, offset + size, done + take, at_byte + size
+            batch.last, batch.end_offset, batch.size = number - 1, offset, batch.size + take
+            if batch.size >= batch_lines:
+                yield batch
+                batch = None
+    if batch is not None:
+        yield batch
 
 
 @contextlib.contextmanager

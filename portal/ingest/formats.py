@@ -49,24 +49,30 @@ def parse_one(parse: Callable[[bytes], T], raw: bytes) -> T | Rejection:
         return Rejection("parser_error", f"{type(exc).__name__}: {str(exc)[:80]}")
 
 
+def parse_raw(
+    parse: Callable[[bytes], T], data: bytes, length: int, max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes
+) -> T | Rejection:
+    """One line's record or its rejection; `length` is its true length (`data` may be cut short)."""
+    if length > max_line_bytes or len(data) > max_line_bytes:
+        return Rejection("too_long", f"{length} bytes (limit {max_line_bytes})")
+    if not data:
+        return Rejection("malformed", "empty line")
+    return parse_one(parse, data)
+
+
 def parse_lines(
     lines: Iterable[RawLine], parse: Callable[[bytes], T], max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes
 ) -> Iterator[tuple[RawLine, T | Rejection]]:
     """Pair every raw line with its record or its rejection (a blank line is `malformed` too)."""
     for line in lines:
-        if line.too_long or line.length > max_line_bytes:
-            yield line, Rejection("too_long", f"{line.length} bytes (limit {max_line_bytes})")
-            continue
-        raw = line.data
-        if not raw:
-            yield line, Rejection("malformed", "empty line")
-            continue
-        try:
-            yield line, parse(raw)
-        except LineRejected as exc:
-            yield line, exc.rejection
-        except Exception as exc:  # see parse_one
-            yield line, Rejection("parser_error", f"{type(exc).__name__}: {str(exc)[:80]}")
+        yield line, parse_raw(parse, line.data, line.length, max_line_bytes)
+
+
+def block_parser_for(fmt: Format, limits: Limits = DEFAULT_LIMITS) -> combined.BlockParser | None:
+    """The whole-block fast path of a format, where it has one (the Apache/nginx text formats)."""
+    if fmt in ("combined", "combined_cookie"):
+        return combined.make_block_parser(with_cookie=fmt == "combined_cookie", limits=limits)
+    return None
 
 
 def detect_format(first_lines: Iterable[bytes], limits: Limits = DEFAULT_LIMITS) -> Format | None:

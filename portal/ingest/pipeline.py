@@ -32,9 +32,9 @@ from portal.errors import PortalError
 from portal.ingest import eventwriter
 from portal.ingest.batches import BATCH_LINES, Batch, Forked, Preparer, few_collections, prepare_batches
 from portal.ingest.cookies import CookieCatalog
-from portal.ingest.formats import FORMATS, Format, detect_format, parse_lines, parser_for
+from portal.ingest.formats import FORMATS, Format, block_parser_for, detect_format, parser_for
 from portal.ingest.rejections import DEFAULT_LIMITS
-from portal.ingest.sources import FINGERPRINT_BYTES, RawLine, open_source, read_lines
+from portal.ingest.sources import FINGERPRINT_BYTES, Block, RawLine, open_source, read_blocks, skip_lines
 from portal.ingest.writer import IdentifierCache, write_batch
 from portal.models import IngestRun, IngestSource
 from portal.settings import Settings
@@ -188,22 +188,16 @@ class Ingest:
                     return
                 source = self._source(path, head)
                 start_line, start_offset = source.lines + 1, source.offset
-                lines: Iterator[RawLine]
+                lines: Iterator[Block | RawLine]
                 if stream.seekable() and not hasattr(raw_stream, "fileobj"):
                     stream.seek(start_offset)  # plain file: jump straight past what is stored
-                    lines = read_lines(stream, DEFAULT_LIMITS.max_line_bytes, start_line, start_offset)
+                    lines = read_blocks(stream, DEFAULT_LIMITS.max_line_bytes, start_line, start_offset)
                 else:
-                    lines = self._skip(read_lines(stream, DEFAULT_LIMITS.max_line_bytes), source.lines)
+                    lines = skip_lines(read_blocks(stream, DEFAULT_LIMITS.max_line_bytes), source.lines)
                 self.summary.duplicates += source.lines
                 self._consume(source, path, lines, _remaining(raw_stream, start_offset))
         except OSError as exc:
             raise IngestError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-    @staticmethod
-    def _skip(lines: Iterator[RawLine], count: int) -> Iterator[RawLine]:
-        for line in lines:
-            if line.number > count:
-                yield line
 
     def _source(self, path: str, head: bytes) -> IngestSource:
         """The source row for this content: an earlier one if its first bytes match, else a new one."""
@@ -249,7 +243,7 @@ class Ingest:
         return fmt
 
     def _consume(
-        self, source: IngestSource, path: str, lines: Iterator[RawLine], remaining: int | None
+        self, source: IngestSource, path: str, lines: Iterator[Block | RawLine], remaining: int | None
     ) -> None:
         fmt: Format = self.fmt or source.format  # type: ignore[assignment]
         assert self.catalog is not None and source.id is not None
@@ -261,7 +255,7 @@ class Ingest:
             sqlite=self.dialect == "sqlite",
             engines=self.settings.search_engines,
         )
-        batches = prepare_batches(parse_lines(lines, parser_for(fmt)), preparer, self.batch_lines)
+        batches = prepare_batches(lines, preparer, self.batch_lines, parser_for(fmt), block_parser_for(fmt))
         with contextlib.ExitStack() as stack:
             if self._in_parallel(remaining):
                 batches = iter(stack.enter_context(Forked(batches)))

@@ -14,7 +14,7 @@ import itertools
 import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,8 @@ from portal.ingest.rejections import DEFAULT_LIMITS
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 FINGERPRINT_BYTES = 4096
-_DRAIN_CHUNK = 64 * 1024
+# Read size: big enough that per-block work vanishes, small enough that memory stays flat.
+BLOCK_BYTES = 64 * 1024
 
 
 class SourceError(PortalError):
@@ -59,6 +60,149 @@ class RawLine:
         return self.offset + self.size_on_disk
 
 
+@dataclass(slots=True)
+class Block:
+    """Whole lines read together: `data` is one or more lines, each ending in a newline.
+
+    Reading and checking lines a block at a time (one `split`, one decode, one scan for control
+    bytes) instead of one call per line is most of what makes ingest fast. A line in a block may
+    still be longer than the limit (blocks are bigger than it): whoever splits the block checks.
+    """
+
+    number: int  # number of the first line
+    offset: int  # byte offset of the first line
+    data: bytes
+
+    def lines(self) -> list[bytes]:
+        """The lines without their newline (one that ended in CR LF still ends in CR)."""
+        lines = self.data.split(b"\n")
+        lines.pop()  # data ends with a newline: the last piece is empty
+        return lines
+
+
+def read_blocks(
+    stream: BinaryIO,
+    max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes,
+    start_line: int = 1,
+    start_offset: int = 0,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[Block | RawLine]:
+    """Read a binary stream from its current position as blocks of whole lines.
+
+    Two kinds of line come alone, as a `RawLine`: one so long that no newline follows within
+    `max_line_bytes` (it is drained, keeping only its start, so memory stays flat on any input),
+    and a last line without a newline (`terminated` False: a writer may still be appending).
+    """
+    read = stream.read
+    limit = max_line_bytes + 2  # room for "\r\n"
+    number, offset = start_line, start_offset
+    pending = b""  # the start of a line whose newline has not been read yet
+    carry = b""  # read but not yet split: the first block, or what followed a drained line
+    eof = False
+    try:
+        if offset == 0:
+            carry = read(block_bytes)
+            while carry and len(carry) < 3 and UTF8_BOM.startswith(carry):
+                more = read(block_bytes)
+                if not more:
+                    break
+                carry += more
+            if carry.startswith(UTF8_BOM):
+                # An encoding mark some Windows tools write, not data; offsets still count its bytes.
+                carry, offset = carry[3:], 3
+        while not eof or pending or carry:
+            if carry:
+                data, carry = carry, b""
+            else:
+                data = b"" if eof else read(block_bytes)
+            if not data:
+                eof = True
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                whole = pending + data[:cut] if pending else data[:cut]
+                pending = data[cut:]
+                yield Block(number, offset, whole)
+                number += whole.count(b"\n")
+                offset += len(whole)
+            elif data:
+                pending += data
+            if len(pending) > limit:
+                line, carry, eof = _drain(read, pending, max_line_bytes, block_bytes, number, offset)
+                pending = b""
+                yield line
+                number += 1
+                offset += line.size_on_disk
+            elif eof and pending:
+                size = len(pending)
+                yield RawLine(number, offset, pending, size, False, size)
+                pending = b""
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"cannot read past line {number - 1} (byte {offset}): {exc}") from exc
+
+
+def _drain(
+    read: Callable[[int], bytes],
+    start: bytes,
+    max_line_bytes: int,
+    block_bytes: int,
+    number: int,
+    offset: int,
+) -> tuple[RawLine, bytes, bool]:
+    """Consume the rest of an over-long line keeping only its start: (the line, what follows, EOF?)."""
+    size, previous = len(start), start[-1:]
+    while True:
+        more = read(block_bytes)
+        if not more:
+            return RawLine(number, offset, start[:max_line_bytes], size, False, size), b"", True
+        end = more.find(b"\n")
+        if end < 0:
+            size += len(more)
+            previous = more[-1:]
+            continue
+        size += end + 1
+        before = more[end - 1 : end] if end else previous
+        terminator = 2 if before == b"\r" else 1
+        line = RawLine(number, offset, start[:max_line_bytes], size - terminator, True, size)
+        return line, more[end + 1 :], False
+
+
+def lines_of(
+    items: Iterable[Block | RawLine], max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes
+) -> Iterator[RawLine]:
+    """The blocks of `read_blocks` as single lines."""
+    for item in items:
+        if isinstance(item, RawLine):
+            yield item
+            continue
+        number, offset = item.number, item.offset
+        for line in item.lines():
+            size = len(line) + 1
+            data = line[:-1] if line.endswith(b"\r") else line
+            yield RawLine(number, offset, data[:max_line_bytes], len(data), True, size)
+            number += 1
+            offset += size
+
+
+def skip_lines(items: Iterable[Block | RawLine], count: int) -> Iterator[Block | RawLine]:
+    """What `read_blocks` yields after its first `count` lines (for a stream that cannot seek)."""
+    for item in items:
+        if isinstance(item, RawLine):
+            if item.number > count:
+                yield item
+            continue
+        drop = count - item.number + 1  # lines of this block already stored
+        if drop <= 0:
+            yield item
+            continue
+        cut = -1
+        for _ in range(drop):
+            cut = item.data.find(b"\n", cut + 1)
+            if cut < 0:
+                break
+        if 0 <= cut < len(item.data) - 1:
+            yield Block(count + 1, item.offset + cut + 1, item.data[cut + 1 :])
+
+
 def read_lines(
     stream: BinaryIO,
     max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes,
@@ -66,34 +210,7 @@ def read_lines(
     start_offset: int = 0,
 ) -> Iterator[RawLine]:
     """Iterate the lines of a binary stream from its current position."""
-    readline = stream.readline
-    limit = max_line_bytes + 2  # room for "\r\n"
-    number, offset = start_line, start_offset
-    try:
-        while True:
-            chunk = readline(limit)
-            if not chunk:
-                return
-            size = len(chunk)
-            full = size == limit
-            if offset == 0 and chunk.startswith(UTF8_BOM):
-                # An encoding mark some Windows tools write, not data; offsets still count its bytes.
-                chunk, offset, size = chunk[3:], 3, size - 3
-            if chunk.endswith(b"\n"):
-                data = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
-                if len(data) > max_line_bytes:
-                    yield RawLine(number, offset, data[:max_line_bytes], len(data), True, size)
-                else:
-                    yield RawLine(number, offset, data, len(data), True, size)
-            elif not full:
-                yield RawLine(number, offset, chunk, size, False, size)
-            else:
-                size, terminator = _drain(readline, chunk)
-                yield RawLine(number, offset, chunk[:max_line_bytes], size - terminator, terminator > 0, size)
-            number += 1
-            offset += size
-    except (OSError, EOFError, zlib.error) as exc:
-        raise SourceError(f"cannot read past line {number - 1} (byte {offset}): {exc}") from exc
+    return lines_of(read_blocks(stream, max_line_bytes, start_line, start_offset), max_line_bytes)
 
 
 def sniff(lines: Iterator[RawLine], count: int = 50) -> tuple[list[RawLine], Iterator[RawLine]]:
@@ -103,20 +220,6 @@ def sniff(lines: Iterator[RawLine], count: int = 50) -> tuple[list[RawLine], Ite
     """
     head = list(itertools.islice(lines, count))
     return head, itertools.chain(head, lines)
-
-
-def _drain(readline: Callable[[int], bytes], chunk: bytes) -> tuple[int, int]:
-    """Consume the rest of an over-long line without keeping it: (bytes consumed, terminator length)."""
-    size, previous = len(chunk), chunk
-    while True:
-        more = readline(_DRAIN_CHUNK)
-        if not more:
-            return size, 0
-        size += len(more)
-        if more.endswith(b"\n"):
-            before = more[-2:-1] or previous[-1:]
-            return size, 2 if before == b"\r" else 1
-        previous = more
 
 
 def _is_gzip(stream: BinaryIO) -> bool:

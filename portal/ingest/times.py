@@ -7,7 +7,8 @@ by the exact text; a miss costs one small regex (or `fromisoformat`), never `str
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from portal.ingest.rejections import LineRejected
 
@@ -28,28 +29,58 @@ def apache_time(text: str) -> datetime:
     cached = APACHE_TIME_CACHE.get(text)
     if cached is not None:
         return cached
-    value = _parse_apache(text)
+    # Every second of a busy log is new, its minute mostly not: a known minute and the
+    # seconds field (the text is then exactly as its minute's was, already checked) suffice.
+    minute = _MINUTE_CACHE.get(text[:17] + text[20:]) if len(text) == 26 and text[17] == ":" else None
+    second = _SECONDS.get(text[18:20])
+    if minute is not None and second is not None:
+        value = minute + second
+    else:
+        value = _parse_apache(text)
+        if len(text) == 26:
+            if len(_MINUTE_CACHE) >= _CACHE_MAX:
+                _MINUTE_CACHE.clear()
+            _MINUTE_CACHE[text[:17] + text[20:]] = value - timedelta(seconds=value.second)
     if len(APACHE_TIME_CACHE) >= _CACHE_MAX:
         APACHE_TIME_CACHE.clear()
     APACHE_TIME_CACHE[text] = value
     return value
 
 
+_MINUTE_CACHE: dict[str, datetime] = {}  # `17/May/2015:10:05 +0000` → that minute in UTC
+_SECONDS = {f"{s:02d}": timedelta(seconds=s) for s in range(60)}
+
+
 def _parse_apache(text: str) -> datetime:
+    # Seconds since the epoch by arithmetic, then one datetime: building a time zone and
+    # converting with it cost four times as much, once per distinct second of a log.
     m = _APACHE.fullmatch(text)
     if m is None or m[2] not in MONTHS:
         raise LineRejected("bad_time", f"not an Apache time: {text[:40]!r}")
-    day, month, year = int(m[1]), MONTHS[m[2]], int(m[3])
     hour, minute, second = int(m[4]), int(m[5]), int(m[6])
     offset_hours, offset_minutes = int(m[8]), int(m[9])
     if offset_hours > 23 or offset_minutes > 59:
         raise LineRejected("bad_time", f"bad UTC offset: {text[:40]!r}")
-    offset = timedelta(hours=offset_hours, minutes=offset_minutes)
-    tz = timezone(-offset if m[7] == "-" else offset)
+    if hour > 23 or minute > 59 or second > 59:
+        raise LineRejected("bad_time", f"no such time of day: {text[:40]!r}")
+    offset = (offset_hours * 60 + offset_minutes) * 60
     try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
+        day = _day_number(m[3], m[2], m[1])
+        return _EPOCH + timedelta(
+            seconds=day * 86_400 + hour * 3600 + minute * 60 + second + (offset if m[7] == "-" else -offset)
+        )
     except (ValueError, OverflowError) as exc:
         raise LineRejected("bad_time", f"{exc}: {text[:40]!r}") from None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = _EPOCH.toordinal()
+
+
+@lru_cache(maxsize=4096)
+def _day_number(year: str, month: str, day: str) -> int:
+    """Days since 1970-01-01 of a calendar date (ValueError for one that does not exist)."""
+    return date(int(year), MONTHS[month], int(day)).toordinal() - _EPOCH_DAY
 
 
 _text_cache: dict[str, datetime] = {}
