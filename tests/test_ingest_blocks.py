@@ -38,6 +38,8 @@ HOSTILE = [
     HEAD.replace(b"GET /a", b"GET /a?site_id=secret&x=1") + b'"ua"',
     HEAD.replace(b'"-" ', b'"https://www.google.com/search?q=cheap+flights" ') + b'"ua"',
     HEAD.replace(b"200 5", b"200 -") + b'"ua"',
+    HEAD.replace(b"200 5", b"200 9223372036854775807") + b'"ua"',  # the largest size a store holds
+    HEAD.replace(b"200 5", b"200 9223372036854775808") + b'"ua"',  # one more: refused
     '1.2.3.4 - - [17/May/2015:10:05:03 +0530] "GET /café HTTP/1.1" 200 5 "-" "ua"'.encode(),
     HEAD.replace(b'"GET /a HTTP/1.1"', b'"GET /a b c HTTP/1.1"') + b'"ua"',
 ]

@@ -272,6 +272,7 @@ def test_raw_lf_inside_a_user_agent_ends_the_line_and_the_rest_is_rejected() -> 
         (HEAD.replace(b"GET /", b"GET /" + b"a" * 9000) + b'"-"', "field_too_long"),
         (HEAD + b'"' + b"A" * 20_000 + b'"', "too_long"),
         (HEAD.replace(b"200 5", b"200 " + b"9" * 40) + b'"-"', "malformed"),
+        (HEAD.replace(b"200 5", b"200 " + b"9" * 19) + b'"-"', "malformed"),  # more than 2**63 - 1
     ],
 )
 def test_hostile_combined_lines(raw: bytes, reason: str) -> None:

@@ -41,6 +41,7 @@ def _pattern(quoted: str, fields_after: int, cut_last: bool = False) -> re.Patte
 
 
 _FIELD_NAMES = ("ip", "remote_user", "time", "request", "referrer", "user_agent", "cookie")
+MAX_BYTES = 2**63 - 1  # the largest integer both stores hold
 _COMMON_METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"))
 
 LineParser = Callable[[bytes], LogLine]
@@ -100,6 +101,8 @@ def make_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS) -> L
         ip = ip_or_none(host)
         if ip is None:
             raise LineRejected("bad_ip", f"not an IP address: {host[:60]!r}")
+        if len(size) == 19 and int(size) > MAX_BYTES:
+            raise LineRejected("malformed", f"response size out of range: {size}")
         time = time_cache_get(when) or apache_time(when)
         parts = request.split(" ")
         if len(parts) == 3 and parts[0] in _COMMON_METHODS and parts[2].startswith("HTTP/") and parts[1]:
@@ -165,6 +168,7 @@ def make_block_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS
             parts = request.split(" ")
             if (
                 ip is None
+                or len(size) == 19  # maybe more than a store's integer holds: let the line parser say
                 or len(parts) != 3
                 or parts[0] not in _COMMON_METHODS
                 or not parts[2].startswith("HTTP/")
