@@ -72,10 +72,14 @@ def db_upgrade() -> None:
     engine.dispose()
 
 
-@db.command("check", help="Fail unless the store is migrated and the models match the migrations.")
+@db.command(
+    "check",
+    help="Fail unless the store is migrated, the models match the migrations and no log record "
+    "names a missing subject or ingest source (log_record has no foreign keys).",
+)
 @friendly_errors
 def db_check() -> None:
-    from portal import migrations
+    from portal import integrity, migrations
 
     _, engine, _ = open_store()
     try:
@@ -90,9 +94,13 @@ def db_check() -> None:
             for item in diff:
                 click.echo(f"  {item}", err=True)
             raise ConfigError(f"models and migrations differ in {len(diff)} places")
+        with engine.connect() as conn:
+            orphans = integrity.orphans(conn)
+        if orphans.total:
+            raise ConfigError(f"orphaned log records: {orphans.describe()}")
     finally:
         engine.dispose()
-    click.echo(f"OK: store at {heads[0]}, models match migrations")
+    click.echo(f"OK: store at {heads[0]}, models match migrations, no orphaned log records")
 
 
 @main.group(help="Manage staff accounts.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import metadata  # noqa: F401  (naming convention first)
@@ -72,22 +72,40 @@ class SubjectLink(SQLModel, table=True):
 
 
 class LogRecord(SQLModel, table=True):
-    """One parsed access-log line. `subject_id` is set only through strong identifiers it carried."""
+    """One parsed access-log line. `subject_id` is set only through strong identifiers it carried.
+
+    The one high-volume, append-only table, kept lean for bulk ingest (migration 0004):
+    - No foreign keys on `source_id` and `subject_id`: PostgreSQL checks each one per inserted row
+      (a SELECT … FOR KEY SHARE), the biggest single cost of bulk ingest. Nothing they would guard
+      against happens: subjects are never deleted (a merge sets `merged_into_id`), sources are never
+      deleted, and ingest holds its source row FOR UPDATE in the transaction that inserts the lines.
+      `portal db check` counts orphans instead (portal/integrity.py).
+    - The subject index is partial: most lines carry no identifier and are never read by subject;
+      every read by subject (`subject_id = …` / `IN (…)`) can use it on both stores.
+    - The time index is a BRIN on PostgreSQL: lines arrive in time order and the only reader by
+      time alone is retention (`at < cutoff`), which a bitmap scan over BRIN ranges serves.
+    """
 
     __tablename__ = "log_record"
     __table_args__ = (
         UniqueConstraint("source_id", "line_no"),
-        Index("ix_log_record_subject_at", "subject_id", "at", "id"),
-        Index("ix_log_record_at", "at"),
+        Index(
+            "ix_log_record_subject_at",
+            "subject_id",
+            "at",
+            "id",
+            sqlite_where=text("subject_id IS NOT NULL"),
+            postgresql_where=text("subject_id IS NOT NULL"),
+        ),
+        Index("ix_log_record_at", "at", postgresql_using="brin"),
     )
     id: int | None = Field(
         default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     )
-    source_id: int = Field(sa_column=Column(Integer, ForeignKey("ingest_source.id"), nullable=False))
+    # ingest_source.id and subject.id, deliberately without foreign keys (see above).
+    source_id: int = Field(sa_column=Column(Integer, nullable=False))
     line_no: int = Field(sa_column=Column(BigInteger, nullable=False))
-    subject_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("subject.id"), nullable=True)
-    )
+    subject_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     at: datetime
     ip: str = Field(max_length=45)
     method: str | None = Field(default=None, max_length=32)
