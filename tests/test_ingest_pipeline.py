@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import signal
 import subprocess
@@ -386,3 +387,62 @@ def test_a_portal_account_verifying_its_email_takes_over_the_site_account(store:
         accounts.verify_email(ctx, token)
     assert subject_of(store, ID, "id-mo") == subject
     assert rows(store, "SELECT subject_id FROM log_record WHERE path = '/mo'") == [(subject,)]
+
+
+def test_values_too_big_for_a_column_cost_their_line_not_the_run(store: Store, tmp_path: Path) -> None:
+    """PostgreSQL enforces column sizes that SQLite does not: such a line is refused on both."""
+    host = "a" * 60 + "." + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + "." + "e" * 60 + ".example"
+    good = lf.line(path="/ok")
+    hostile = [
+        good.replace("HTTP/1.1", "HTTP/" + "1" * 100),  # protocol
+        good.replace('"-"', f'"https://{host}/x"', 1),  # referrer domain longer than 253
+        good.replace(" 512 ", " 9223372036854775808 "),  # size
+        good.replace("GET", "X" * 33),  # method
+        good.replace("203.0.113.5", "::ffff:255.255.255.255%" + "e" * 60),  # address with a zone
+    ]
+    log = lf.write(tmp_path / "big-values.log", [good, *hostile, good])
+    summary = ingest(store, log)
+    assert (summary.lines_read, summary.stored, summary.rejected) == (7, 3, 4)
+    assert summary.reasons == {"bad_request": 2, "malformed": 1, "bad_ip": 1}
+    # A referrer naming a host longer than any DNS name is kept, without a domain.
+    assert rows(store, "SELECT line_no, referrer_domain FROM log_record ORDER BY line_no") == [
+        (1, None),
+        (3, None),
+        (7, None),
+    ]
+
+
+def test_json_values_no_column_holds_cost_their_line_not_the_run(store: Store, tmp_path: Path) -> None:
+    base = {
+        "time": "2026-11-01T12:00:00+00:00",
+        "remote_addr": "203.0.113.9",
+        "status": 200,
+        "request_uri": "/j",
+    }
+    access = [
+        json.dumps({**base, "request_method": "GET"}),
+        json.dumps({**base, "request_method": "M" * 40}),  # method
+        json.dumps({**base, "request_method": "GET", "server_protocol": "HTTP/" + "9" * 40}),  # protocol
+        json.dumps(
+            {**base, "request_method": "GET", "http_user_agent": "half \ud800 a pair"}
+        ),  # lone surrogate
+        json.dumps({**base, "request_method": "GET", "http_user_agent": "a whole pair \U0001f600"}),
+    ]
+    summary = ingest(store, lf.write(tmp_path / "a.jsonl", access), fmt="jsonl")
+    assert (summary.stored, summary.rejected) == (2, 3)
+    assert sorted(r[0] for r in rows(store, "SELECT reason FROM quarantined_line")) == [
+        "bad_request",
+        "bad_request",
+        "invalid_utf8",
+    ]
+    events = [
+        lf.event("account", site_user_id="u" * 200, email="long@example.org", adult_verified=True),
+        lf.event(
+            "email_sent", email="a@example.org", list="l" * 150, campaign="c", time="2026-11-01T12:00:00Z"
+        ),
+        lf.event("cookie_set", name="n" * 200, value="v", time="2026-11-01T12:00:00Z"),
+        lf.event("account", site_user_id="u1", email="fine@example.org", adult_verified=True),
+    ]
+    summary = ingest(store, lf.write(tmp_path / "e.jsonl", events), fmt="events")
+    assert (summary.events, summary.rejected) == (1, 3)
+    assert store.scalar("SELECT count(*) FROM site_account") == 1

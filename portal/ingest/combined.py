@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from portal.ingest.logline import LogLine, check_field_lengths, ip_or_none, split_request
+from portal.ingest.logline import MAX_PROTOCOL, LogLine, check_field_lengths, ip_or_none, split_request
 from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected, undecodable
 from portal.ingest.times import APACHE_TIME_CACHE, apache_time
 
@@ -105,7 +105,13 @@ def make_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS) -> L
             raise LineRejected("malformed", f"response size out of range: {size}")
         time = time_cache_get(when) or apache_time(when)
         parts = request.split(" ")
-        if len(parts) == 3 and parts[0] in _COMMON_METHODS and parts[2].startswith("HTTP/") and parts[1]:
+        if (
+            len(parts) == 3
+            and parts[0] in _COMMON_METHODS
+            and parts[2].startswith("HTTP/")
+            and len(parts[2]) <= MAX_PROTOCOL
+            and parts[1]
+        ):
             method, path, protocol = parts
         else:
             method, path, protocol = split_request(request)
@@ -172,6 +178,7 @@ def make_block_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS
                 or len(parts) != 3
                 or parts[0] not in _COMMON_METHODS
                 or not parts[2].startswith("HTTP/")
+                or len(parts[2]) > MAX_PROTOCOL
                 or not parts[1]
             ):
                 fallback(i, lines[i - number])

@@ -52,6 +52,8 @@ class EmailSentEvent:
 
 
 Event = AccountEvent | CookieSetEvent | LoginEvent | EmailSentEvent
+# The columns these are stored in (site_account.site_user_id, identifier.name).
+USER_ID_CHARS, COOKIE_NAME_CHARS = 128, 128
 EVENT_TYPES = ("account", "cookie_set", "login", "email_sent")
 
 
@@ -64,16 +66,18 @@ class _Fields:
     def _raw(self, keys: tuple[str, ...]) -> Any:
         return next((self.obj[k] for k in keys if self.obj.get(k) is not None), None)
 
-    def text(self, *keys: str, required: bool = True) -> str | None:
+    def text(self, *keys: str, required: bool = True, limit: int | None = None) -> str | None:
+        """A string; `limit` is the size of the column it is stored in, if smaller than any field's."""
         value = text_or_none(self._raw(keys), keys[0])
         if value is None and required:
             raise LineRejected("missing_field", f"no {keys[0]}")
-        if value is not None and len(value) > self.max_chars:
-            raise LineRejected("field_too_long", f"{keys[0]} has {len(value)} characters")
+        most = min(self.max_chars, limit or self.max_chars)
+        if value is not None and len(value) > most:
+            raise LineRejected("field_too_long", f"{keys[0]} has {len(value)} characters (limit {most})")
         return value
 
-    def need(self, *keys: str) -> str:
-        value = self.text(*keys)
+    def need(self, *keys: str, limit: int | None = None) -> str:
+        value = self.text(*keys, limit=limit)
         if value is None:  # unreachable: text() raised; keeps the type exact
             raise LineRejected("missing_field", f"no {keys[0]}")
         return value
@@ -117,28 +121,30 @@ def make_parser(limits: Limits = DEFAULT_LIMITS) -> Callable[[bytes], Event]:
         f = _Fields(obj, limits.max_field_chars)
         if kind == "account":
             return AccountEvent(
-                f.need("site_user_id", "user_id"),
+                f.need("site_user_id", "user_id", limit=USER_ID_CHARS),
                 f.email("email"),
                 f.flag("adult_verified", "verified_adult"),
                 f.time("time", "timestamp", required=False),
             )
         if kind == "cookie_set":
             return CookieSetEvent(
-                f.need("name", "cookie", "cookie_name"),
+                f.need("name", "cookie", "cookie_name", limit=COOKIE_NAME_CHARS),
                 f.need("value", "cookie_value"),
                 f.need_time("time", "set_at", "timestamp"),
                 f.time("expires", "expires_at", "expiry", required=False),
-                f.text("site_user_id", "user_id", required=False),
+                f.text("site_user_id", "user_id", required=False, limit=USER_ID_CHARS),
             )
         if kind == "login":
             return LoginEvent(
-                f.need("site_user_id", "user_id"),
+                f.need("site_user_id", "user_id", limit=USER_ID_CHARS),
                 f.need("cookie_value", "id_cookie", "value"),
                 f.time("time", "timestamp", required=False),
             )
         if kind == "email_sent":
             sent = f.need_time("time", "sent_at", "timestamp")
-            return EmailSentEvent(f.email("email"), f.need("list"), f.need("campaign"), sent)
+            return EmailSentEvent(
+                f.email("email"), f.need("list", limit=100), f.need("campaign", limit=200), sent
+            )
         raise LineRejected("bad_event", f"unknown event type {str(kind)[:40]!r}")
 
     return parse

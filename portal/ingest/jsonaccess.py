@@ -11,7 +11,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from portal.ingest.logline import LogLine, check_field_lengths, ip_or_none, split_request
+from portal.ingest.logline import (
+    LogLine,
+    check_field_lengths,
+    check_method_protocol,
+    ip_or_none,
+    split_request,
+)
 from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected, undecodable
 from portal.ingest.times import any_time
 
@@ -66,6 +72,11 @@ def text_or_none(value: Any, field: str) -> str | None:
     text = value if isinstance(value, str) else str(value)
     if "\x00" in text:
         raise LineRejected("binary", f"NUL character in {field}")
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # JSON can spell half a surrogate pair; no store takes it
+            raise LineRejected("invalid_utf8", f"{field} holds a lone surrogate") from None
     return text
 
 
@@ -107,6 +118,7 @@ def make_parser(limits: Limits = DEFAULT_LIMITS) -> Callable[[bytes], LogLine]:
             protocol = text_or_none(_pick(obj, "protocol"), "protocol")
             if method is None or path is None:
                 raise LineRejected("missing_field", "no request (or method and uri)")
+            check_method_protocol(method, protocol)
         status = _int_or_none(_pick(obj, "status"), "status", 0, 999)
         if status is None:
             raise LineRejected("missing_field", "no status")

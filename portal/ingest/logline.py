@@ -29,12 +29,18 @@ class LogLine:
     cookie: str | None = None
 
 
+# Column sizes of log_record. PostgreSQL enforces them (SQLite does not), so a longer value is
+# refused here, where it costs its line, and never reaches the store, where it would cost the batch.
+MAX_IP, MAX_METHOD, MAX_PROTOCOL = 45, 32, 16
+
+
 @lru_cache(maxsize=65_536)
 def ip_or_none(text: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(text))
+        ip = str(ipaddress.ip_address(text))
     except ValueError:
         return None
+    return ip if len(ip) <= MAX_IP else None  # only an IPv6 zone name can make it longer
 
 
 def normalize_ip(text: str) -> str:
@@ -70,7 +76,15 @@ def split_request(request: str) -> tuple[str | None, str | None, str | None]:
         raise LineRejected("bad_request", f"not an HTTP method: {method[:40]!r}")
     if not target:
         raise LineRejected("bad_request", "empty request target")
+    check_method_protocol(method, protocol)
     return method, target, protocol
+
+
+def check_method_protocol(method: str | None, protocol: str | None) -> None:
+    if method is not None and len(method) > MAX_METHOD:
+        raise LineRejected("bad_request", f"method longer than {MAX_METHOD} characters")
+    if protocol is not None and len(protocol) > MAX_PROTOCOL:
+        raise LineRejected("bad_request", f"protocol longer than {MAX_PROTOCOL} characters")
 
 
 def check_field_lengths(limit: int, names: tuple[str, ...], values: tuple[str | None, ...]) -> None:

@@ -121,7 +121,8 @@ def _domain(referrer: str) -> str | None:
     if found is None:
         return None
     host = found[1]
-    return host[4:] if host.startswith("www.") and len(host) > 4 else host
+    host = host[4:] if host.startswith("www.") and len(host) > 4 else host
+    return host if len(host) <= 253 else None  # no DNS name is longer (and the column is not)
 
 
 def _matches(host: str, domain: str) -> bool:
