@@ -69,7 +69,9 @@ class Batch:
 
 def sqlite_time(at: datetime) -> str:
     """A time exactly as SQLAlchemy's DateTime stores it in SQLite (the driver is used directly)."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if at.tzinfo is not UTC:  # parsers give UTC already; anything else is converted first
+        at = at.astimezone(UTC)
+    return at.isoformat(" ", "microseconds")[:26]  # without "+00:00"
 
 
 class Preparer:
@@ -227,6 +229,13 @@ class _Builder:
         self.add = self.preparer.adder(batch)
         return batch
 
+    def hand_over(self) -> Batch:
+        """The batch, no longer referenced from here: the collector run between two batches then
+        finds the batch freed already instead of scanning every row of it."""
+        batch = self.batch
+        del self.batch, self.add
+        return batch
+
     def one(self, number: int, data: bytes, length: int | None = None) -> None:
         """The careful path, one line at a time: any format, any line."""
         if length is None:  # a line out of a block: cut its CR, if any
@@ -287,8 +296,8 @@ def prepare_batches(
             builder.one(item.number, item.data, item.length)
             batch.last, batch.end_offset, batch.size = item.number, item.end_offset, batch.size + 1
             if batch.size >= batch_lines:
-                yield batch
                 batch = None
+                yield builder.hand_over()
             continue
         lines, number, offset, data = item.lines(), item.number, item.offset, item.data
         done = at_byte = 0
@@ -304,10 +313,11 @@ def prepare_batches(
             number, offset, done, at_byte = number + take, offset + size, done + take, at_byte + size
             batch.last, batch.end_offset, batch.size = number - 1, offset, batch.size + take
             if batch.size >= batch_lines:
-                yield batch
                 batch = None
+                yield builder.hand_over()
     if batch is not None:
-        yield batch
+        batch = None
+        yield builder.hand_over()
 
 
 @contextlib.contextmanager
@@ -373,7 +383,8 @@ class Forked:
             size = int.from_bytes(header, "little")
             kind, payload = pickle.loads(read(size))  # noqa: S301 - from our own child, through our own pipe
             if kind == "batch":
-                yield payload
+                box, payload = [payload], None
+                yield box.pop()  # held by the consumer alone (see prepare_batches)
             elif kind == "error":
                 raise payload if isinstance(payload, BaseException) else WorkerError(str(payload))
             else:
@@ -401,6 +412,7 @@ def _child(batches: Iterator[Batch], fd: int) -> None:  # pragma: no cover - run
             try:
                 for batch in batches:
                     _send(out, ("batch", batch))
+                    del batch  # freed before the collector runs, not scanned by it
                     collect()
                 _send(out, ("end", None))
             except BrokenPipeError:

@@ -264,6 +264,7 @@ class Ingest:
             collect = stack.enter_context(few_collections()) if _single_threaded() else None
             for batch in batches:
                 self._write(source, path, batch)
+                del batch  # freed before the collector runs, not scanned by it
                 if collect:
                     collect()
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from portal import identity
 from portal.context import Ctx
-from portal.ingest.batches import Batch, CookieLine
+from portal.ingest.batches import Batch, CookieLine, sqlite_time
 from portal.models import (
     Consent,
     Identifier,
@@ -36,6 +36,11 @@ LOG_COLUMNS = (
 )  # fmt: skip
 # A constant column list, no outside input.
 SQLITE_INSERT = f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"  # noqa: S608, E501
+# PostgreSQL types of LOG_COLUMNS, for binary COPY: the server then parses no text at all.
+LOG_TYPES = (
+    "int4", "int8", "int4", "timestamptz", "varchar", "varchar", "text", "varchar", "int4",
+    "int8", "text", "varchar", "text", "varchar", "text",
+)  # fmt: skip
 UPDATE_SEEN = "UPDATE identifier SET last_seen = ?, last_user_agent = ? WHERE id = ? AND last_seen < ?"
 IN_CHUNK = 500
 QUARANTINE_RAW_BYTES = 4096
@@ -127,10 +132,12 @@ class _NewSubjects:
         if not self.count:
             return
         first = len(self.real) + 1
-        ids = self.ctx.session.scalars(
-            insert(Subject).returning(col(Subject.id), sort_by_parameter_order=True),
+        subjects_table: Table = Subject.__table__  # type: ignore[attr-defined]
+        ids = insert_returning_ids(
+            self.ctx.session,
+            subjects_table,
             [{"kind": "browser", "created_at": self.ctx.now} for _ in range(self.count)],
-        ).all()
+        )
         for offset, ident in enumerate(ids):
             self.real[-(first + offset)] = ident  # type: ignore[assignment]
         self.count = 0
@@ -215,12 +222,9 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         subjects.append(subject)
     fresh.materialize(subjects, pending)
     if pending:
-        # Core with RETURNING: the new ids come back with the insert, no second lookup.
         table: Table = Identifier.__table__  # type: ignore[attr-defined]
         keys = list(pending)
-        ids = ctx.session.scalars(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), [pending[k] for k in keys]
-        ).all()
+        ids = insert_returning_ids(ctx.session, table, [pending[k] for k in keys])
         for key, ident_id in zip(keys, ids, strict=True):
             cache.known[key] = [ident_id, pending[key]["subject_id"]]
     if seen:
@@ -234,6 +238,31 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         else:
             raw.executemany(UPDATE_SEEN, params)  # type: ignore[union-attr]
     return [_follow(moved, s) for s in subjects] if moved else subjects
+
+
+def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert `rows` into a table with an integer `id` key; their new ids, in order."""
+    if session.get_bind().dialect.name != "sqlite":
+        # PostgreSQL: RETURNING in order, batched by SQLAlchemy's insertmanyvalues.
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return [int(i) for i in session.scalars(stmt, rows)]
+    # SQLite cannot promise the order of RETURNING rows for a multi-row insert, so SQLAlchemy
+    # falls back to one statement per row: the biggest cost of linking a batch. But a SQLite
+    # transaction here holds the write lock from its start (BEGIN IMMEDIATE, portal/db.py), so
+    # the next ids are known — the ones SQLite itself would pick, max(id) + 1 on — and the rows
+    # go in with them in one executemany.
+    last = session.execute(select(func.max(table.c.id))).scalar() or 0
+    ids = list(range(last + 1, last + 1 + len(rows)))
+    # The driver directly (SQLAlchemy's per-row parameter processing cost more than the insert),
+    # so times are given as SQLAlchemy's DateTime stores them.
+    names = [*rows[0], "id"]
+    values = [
+        (*(sqlite_time(v) if isinstance(v, datetime) else v for v in row.values()), i)
+        for row, i in zip(rows, ids, strict=True)
+    ]
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608 - our own names
+    session.connection().connection.driver_connection.executemany(sql, values)  # type: ignore[union-attr]
+    return ids
 
 
 def _follow(moved: dict[int, int], subject: int) -> int:
@@ -267,7 +296,7 @@ def _insert_records(session: Session, rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        copy_rows(session, "log_record", LOG_COLUMNS, rows)
+        copy_rows(session, "log_record", LOG_COLUMNS, rows, LOG_TYPES)
         return
     # SQLite: the DB-API directly. SQLAlchemy's per-row parameter processing costs more than the
     # insert itself here; the rows already hold times as SQLAlchemy's DateTime stores them.
@@ -275,10 +304,22 @@ def _insert_records(session: Session, rows: list[tuple[Any, ...]]) -> None:
     raw.executemany(SQLITE_INSERT, rows)  # type: ignore[union-attr]
 
 
-def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """PostgreSQL COPY through psycopg 3: several times faster than INSERT for bulk loads."""
+def copy_rows(
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    types: Sequence[str] | None = None,
+) -> None:
+    """PostgreSQL COPY through psycopg 3: several times faster than INSERT for bulk loads.
+
+    With `types` (one per column) the rows go in binary: no number or time is printed here and
+    parsed again by the server."""
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[union-attr]
+    binary = " (FORMAT BINARY)" if types else ""
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}") as copy:  # type: ignore[union-attr]
+        if types:
+            copy.set_types(list(types))
         for row in rows:
             copy.write_row(row)
 
