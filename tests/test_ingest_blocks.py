@@ -54,7 +54,7 @@ def batches(data: bytes, fmt: Format, fast: bool, batch_lines: int, block_bytes:
 
 def _facts(b: Batch) -> tuple[Any, ...]:
     rejected = [(q.line_no, q.reason, q.detail, q.raw, q.length) for q in b.rejected]
-    return (b.first, b.last, b.end_offset, b.size, b.rows, b.cookie_lines, b.unclassified, rejected, b.events)
+    return (b.first, b.last, b.end_offset, b.size, b.rows, b.cookie_groups, b.referrer_terms, b.unclassified, rejected, b.events)
 
 
 def _with_cookies(raw: bytes, i: int) -> bytes:
@@ -71,7 +71,7 @@ def test_fast_and_careful_paths_prepare_the_same_batches(batch_lines: int, block
     for fmt, data in (("combined", mixed), ("combined_cookie", cookies)):
         fast = batches(data, fmt, True, batch_lines, block_bytes)  # type: ignore[arg-type]
         assert fast == batches(data, fmt, False, batch_lines, block_bytes)  # type: ignore[arg-type]
-        rejected = {reason for b in fast for (_n, reason, *_rest) in b[7]}
+        rejected = {reason for b in fast for (_n, reason, *_rest) in b[8]}
         assert {
             "invalid_utf8",
             "too_long",
@@ -172,5 +172,5 @@ def test_clean_lines_never_take_the_careful_path() -> None:
     fast = block_parser_for("combined_cookie")
     (batch,) = prepare_batches(read_blocks(io.BytesIO(data + b"odd line\n")), preparer, 1000, counting, fast)
     assert seen == [b"odd line"]
-    assert len(batch.rows) == 500 and len(batch.cookie_lines) == 500 and len(batch.rejected) == 1
+    assert len(batch.rows) == 500 and sum(len(g.indices) for g in batch.cookie_groups.values()) == 500 and len(batch.rejected) == 1
     assert batch.rows[3][3] == lf.T0 + lf.minutes(3)  # PostgreSQL rows carry the time itself

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from datetime import UTC, datetime
 import os
 import signal
 import subprocess
@@ -446,3 +447,43 @@ def test_json_values_no_column_holds_cost_their_line_not_the_run(store: Store, t
     summary = ingest(store, lf.write(tmp_path / "e.jsonl", events), fmt="events")
     assert (summary.events, summary.rejected) == (1, 3)
     assert store.scalar("SELECT count(*) FROM site_account") == 1
+
+
+def test_sightings_of_an_identifier_across_lines_and_cookie_sets(store: Store, tmp_path: Path) -> None:
+    """Lines are linked a group of equal cookies at a time; what each identifier records must be
+    what reading line by line gives: first sighting = the first line, last = the latest time (of
+    equal times the later line, with its user agent), preferences counted per line."""
+    t = lf.T0
+    both = f"{ID}=v1; {PREF}=walks"
+    lines = [
+        lf.line(at=t + lf.minutes(5), ua="UA-a", cookies=f"{ID}=v1"),  # first sighting of v1
+        lf.line(at=t + lf.minutes(1), ua="UA-b", cookies=both),  # earlier time, later line
+        lf.line(at=t + lf.minutes(9), ua="UA-c", cookies=f"{ID}=v1"),
+        lf.line(at=t + lf.minutes(9), ua="UA-d", cookies=both),  # same latest time, later line: wins
+        lf.line(at=t + lf.minutes(2), ua="UA-e", cookies=f"{ID}=v1"),
+        lf.line(
+            at=t + lf.minutes(3),
+            ua="UA-f",
+            cookies=both,
+            referrer="https://www.google.com/search?q=hiking+boots",
+        ),
+    ]
+    ingest(store, lf.write(tmp_path / "s.log", lines))
+    (v1,) = rows(store, f"SELECT first_seen, last_seen, last_user_agent FROM identifier WHERE name = '{ID}'")
+    assert (_utc(v1[0]), _utc(v1[1]), v1[2]) == (t + lf.minutes(5), t + lf.minutes(9), "UA-d")
+    (pref,) = rows(store, f"SELECT first_seen, last_seen, last_user_agent FROM identifier WHERE name = '{PREF}'")
+    assert (_utc(pref[0]), _utc(pref[1]), pref[2]) == (t + lf.minutes(1), t + lf.minutes(9), "UA-d")
+    prefs = rows(store, "SELECT term, source, engine, first_seen, last_seen, times FROM search_preference ORDER BY term")
+    assert [(p[0], p[1], p[2], _utc(p[3]), _utc(p[4]), p[5]) for p in prefs] == [
+        ("hiking boots", "referrer", "Google", t + lf.minutes(3), t + lf.minutes(3), 1),
+        ("walks", "cookie", "", t + lf.minutes(1), t + lf.minutes(9), 3),
+    ]
+    # One subject for every line, whichever cookies it carried.
+    assert store.scalar("SELECT count(DISTINCT subject_id) FROM log_record") == 1
+
+
+def _utc(value: object) -> datetime:
+    if isinstance(value, str):  # SQLite through a plain connection
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

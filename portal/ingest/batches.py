@@ -35,11 +35,27 @@ BATCH_LINES = 20_000  # per transaction: fewer commits (each an fsync) with memo
 _CACHE_MAX = 100_000  # entries per cache; cleared when full, so memory stays flat on any input
 _PIPE_BYTES = 4 * 1024 * 1024  # room for about two batches in flight between the processes
 
-# (index in `Batch.rows`, catalogued (name, value) pairs, time, user agent,
-#  (engine, term) from a search-engine referrer or None, search terms from the preference cookie)
-CookieLine = tuple[
-    int, tuple[tuple[str, str], ...], datetime, str | None, tuple[str, str] | None, tuple[str, ...]
-]
+Cookies = tuple[tuple[str, str], ...]  # the catalogued (name, value) pairs of one request
+
+
+@dataclass(slots=True)
+class CookieGroup:
+    """The lines of a batch that carried the same catalogued cookies.
+
+    They belong to one subject, so linking is done once per group, not once per line: a busy
+    visitor's thousands of lines in a batch cost one step. What linking needs of the lines is
+    kept: the first one's time (an identifier's first sighting), the latest one (its last
+    sighting and user agent; of equal times the later line), and the earliest time.
+    """
+
+    cookies: Cookies
+    prefs: tuple[str, ...]  # search terms the preference cookie holds
+    indices: list[int]  # of the lines' rows in `Batch.rows`
+    first_at: datetime
+    last_at: datetime
+    last_index: int
+    last_ua: str | None
+    earliest: datetime
 
 
 @dataclass
@@ -61,7 +77,10 @@ class Batch:
     size: int  # lines in the batch: stored, rejected and events
     # log_record rows in `LOG_COLUMNS` order, `subject_id` (index 2) still None
     rows: list[tuple[Any, ...]] = field(default_factory=list)
-    cookie_lines: list[CookieLine] = field(default_factory=list)  # the rows linking is about
+    # The rows linking is about, grouped by their cookies, in order of first appearance.
+    cookie_groups: dict[Cookies, CookieGroup] = field(default_factory=dict)
+    # (cookies, (engine, term), time) of lines with cookies and a search-engine referrer
+    referrer_terms: list[tuple[Cookies, tuple[str, str], datetime]] = field(default_factory=list)
     unclassified: dict[str, list[Any]] = field(default_factory=dict)  # name → [count, first, last]
     rejected: list[Quarantined] = field(default_factory=list)
     events: list[tuple[int, Event]] = field(default_factory=list)
@@ -135,7 +154,8 @@ class Preparer:
     def adder(self, batch: Batch) -> AddLine:
         """A function adding one parsed line to `batch`, with everything it needs bound locally:
         it runs once per line, so each attribute lookup saved counts."""
-        rows, cookie_lines, unclassified = batch.rows, batch.cookie_lines, batch.unclassified
+        rows, groups, unclassified = batch.rows, batch.cookie_groups, batch.unclassified
+        referrer_terms = batch.referrer_terms
         source_id, site = self.source_id, self.site
         # One object per distinct value: pickle then sends a repeated user agent or path as a
         # back-reference, and the parent builds it once (half the cost of receiving a batch).
@@ -158,7 +178,7 @@ class Preparer:
             ua: str | None,
             header: str | None,
         ) -> None:
-            catalogued: tuple[tuple[str, str], ...] = ()
+            catalogued: Cookies = ()
             as_json = None
             if header and header != "-":
                 catalogued, names, as_json, prefs = cookies(header) or cookie_facts(header)
@@ -182,7 +202,18 @@ class Preparer:
             if ua is not None:
                 ua = same(ua, ua)
             if catalogued:
-                cookie_lines.append((len(rows), catalogued, at, ua, term, prefs))
+                index = len(rows)
+                group = groups.get(catalogued)
+                if group is None:
+                    groups[catalogued] = CookieGroup(catalogued, prefs, [index], at, at, index, ua, at)
+                else:
+                    group.indices.append(index)
+                    if at >= group.last_at:
+                        group.last_at, group.last_index, group.last_ua = at, index, ua
+                    elif at < group.earliest:
+                        group.earliest = at
+                if term:
+                    referrer_terms.append((catalogued, term, at))
             rows.append(
                 (
                     source_id,

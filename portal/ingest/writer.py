@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from portal import identity
 from portal.context import Ctx
-from portal.ingest.batches import Batch, CookieLine, sqlite_time
+from portal.ingest.batches import Batch, sqlite_time
 from portal.models import (
     Consent,
     Identifier,
@@ -83,12 +83,13 @@ def write_batch(
     result = BatchResult()
     subjects = _link(ctx, batch, cache, result)
     rows = batch.rows
-    for (index, *_), subject in zip(batch.cookie_lines, subjects, strict=True):
-        row = rows[index]
-        rows[index] = (row[0], row[1], subject, *row[3:])
+    for group, subject in zip(batch.cookie_groups.values(), subjects, strict=True):
+        for index in group.indices:
+            row = rows[index]
+            rows[index] = (row[0], row[1], subject, *row[3:])
     _insert_records(ctx.session, rows)
     result.stored = len(rows)
-    result.preferences = _record_preferences(ctx, batch.cookie_lines, subjects)
+    result.preferences = _record_preferences(ctx, batch, subjects)
     _count_unclassified(ctx, batch.unclassified)
     if batch.rejected:
         ctx.session.execute(
@@ -151,14 +152,16 @@ class _NewSubjects:
 
 
 def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -> list[int]:
-    """The subject of each line with cookies, creating and merging subjects as its identifiers require."""
-    lines, rows = batch.cookie_lines, batch.rows
+    """The subject of each group of lines with the same cookies, creating and merging subjects as
+    their identifiers require (groups come in order of their first line, as if line by line)."""
+    groups, rows = batch.cookie_groups, batch.rows
     cache.trim()
     known = cache.known
-    wanted = {key for line in lines for key in line[1] if key not in known}
+    wanted = {key for cookies in groups for key in cookies if key not in known}
     _load_known(ctx, wanted, cache)
     subjects: list[int] = []
     pending: dict[tuple[str, str], dict[str, Any]] = {}  # identifiers first seen in this batch
+    pending_row: dict[tuple[str, str], int] = {}  # … and the row that set their last sighting
     seen: dict[int, tuple[datetime, str | None, int]] = {}  # identifier → last time, user agent, row
     moved: dict[int, int] = {}  # subjects merged away during this batch → where they went
     fresh = _NewSubjects(ctx)
@@ -171,7 +174,8 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         row = pending.get(key)
         return None if row is None else int(row["subject_id"])
 
-    for index, cookies, at, ua, _term, _prefs in lines:
+    for group in groups.values():
+        cookies, at, ua, index = group.cookies, group.last_at, group.last_ua, group.last_index
         owners = {o for o in map(owner, cookies) if o is not None}
         if not owners:
             subject = fresh.new()
@@ -200,9 +204,10 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
                 subject = merged
         for key in cookies:
             stored = known.get(key)
+            # The latest sighting wins; of two at the same time, the later line.
             if stored is not None:
                 last = seen.get(stored[0])
-                if last is None or at >= last[0]:
+                if last is None or (at, index) >= (last[0], last[2]):
                     seen[stored[0]] = (at, ua, index)
                 continue
             row = pending.get(key)
@@ -213,12 +218,14 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
                     "value_hash": cache.hash_of(ctx, *key),
                     "value": key[1],
                     "subject_id": subject,
-                    "first_seen": at,
+                    "first_seen": group.first_at,
                     "last_seen": at,
                     "last_user_agent": ua,
                 }
-            elif at >= row["last_seen"]:
+                pending_row[key] = index
+            elif (at, index) >= (row["last_seen"], pending_row[key]):
                 row["last_seen"], row["last_user_agent"] = at, ua
+                pending_row[key] = index
         subjects.append(subject)
     fresh.materialize(subjects, pending)
     if pending:
@@ -340,23 +347,24 @@ def _consented(ctx: Ctx, subjects: set[int]) -> set[int]:
     return subjects - revoked
 
 
-def _record_preferences(ctx: Ctx, lines: Sequence[CookieLine], subjects: Sequence[int]) -> int:
+def _record_preferences(ctx: Ctx, batch: Batch, subjects: Sequence[int]) -> int:
     found: dict[tuple[int, str, str, str], list[Any]] = {}
 
-    def note(key: tuple[int, str, str, str], at: datetime) -> None:
+    def note(key: tuple[int, str, str, str], first: datetime, last: datetime, times: int) -> None:
         entry = found.get(key)
         if entry is None:
-            found[key] = [at, at, 1]
+            found[key] = [first, last, times]
         else:
-            entry[0], entry[1], entry[2] = min(entry[0], at), max(entry[1], at), entry[2] + 1
+            entry[0], entry[1], entry[2] = min(entry[0], first), max(entry[1], last), entry[2] + times
 
     # Only lines with catalogued cookies have a subject: a search by nobody we can name stays in
-    # the log record only.
-    for (_index, _cookies, at, _ua, term, prefs), subject in zip(lines, subjects, strict=True):
-        if term:
-            note((subject, term[1][:200], "referrer", term[0]), at)
-        for pref in prefs:
-            note((subject, pref[:200], "cookie", ""), at)
+    # the log record only. The preference cookie's terms are the same on every line of a group.
+    subject_of = dict(zip(batch.cookie_groups, subjects, strict=True))
+    for group, subject in zip(batch.cookie_groups.values(), subjects, strict=True):
+        for pref in group.prefs:
+            note((subject, pref[:200], "cookie", ""), group.earliest, group.last_at, len(group.indices))
+    for cookies, (engine, term), at in batch.referrer_terms:
+        note((subject_of[cookies], term[:200], "referrer", engine), at, at, 1)
     if not found:
         return 0
     allowed = _consented(ctx, {k[0] for k in found})
