@@ -135,6 +135,8 @@ def preparsed_rows(log: Path) -> list[tuple]:
     from portal.ingest.formats import log_parser
     from portal.ingest.rejections import LineRejected
 
+    from portal.ingest.searchterms import referrer_domain
+
     parse = log_parser("combined_cookie")
     rows = []
     with log.open("rb") as fh:
@@ -143,9 +145,11 @@ def preparsed_rows(log: Path) -> list[tuple]:
                 line = parse(raw.rstrip(b"\n"))
             except LineRejected:
                 continue  # ingest quarantines these; the baseline simply leaves them out
+            # The values ingest stores (the referrer's domain too), so both write the same bytes.
             rows.append(
                 (1, n, None, line.time.strftime("%Y-%m-%d %H:%M:%S.%f"), line.ip, line.method, line.path,
-                 line.protocol, line.status, line.bytes, line.referrer, None, line.user_agent, "", line.cookie)
+                 line.protocol, line.status, line.bytes, line.referrer, referrer_domain(line.referrer),
+                 line.user_agent, "", line.cookie)
             )  # fmt: skip
     return rows
 
