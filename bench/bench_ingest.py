@@ -134,7 +134,6 @@ def goaccess_seconds(log: Path) -> float | None:
 def preparsed_rows(log: Path) -> list[tuple]:
     from portal.ingest.formats import log_parser
     from portal.ingest.rejections import LineRejected
-
     from portal.ingest.searchterms import referrer_domain
 
     parse = log_parser("combined_cookie")
