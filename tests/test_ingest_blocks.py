@@ -42,6 +42,11 @@ HOSTILE = [
     HEAD.replace(b"200 5", b"200 9223372036854775808") + b'"ua"',  # one more: refused
     '1.2.3.4 - - [17/May/2015:10:05:03 +0530] "GET /café HTTP/1.1" 200 5 "-" "ua"'.encode(),
     HEAD.replace(b'"GET /a HTTP/1.1"', b'"GET /a b c HTTP/1.1"') + b'"ua"',
+    HEAD.replace(b"HTTP/1.1", b"HTTP/") + b'"ua"',
+    HEAD.replace(b"HTTP/1.1", b"HTTP/1.1.1.1.1.1") + b'"ua"',  # 16 characters: the most kept
+    HEAD.replace(b"HTTP/1.1", b"HTTP/1.1.1.1.1.1x") + b'"ua"',  # 17: refused
+    HEAD.replace(b"GET", b"get") + b'"ua"',
+    HEAD.replace(b"GET", b"PROPFIND") + b'"ua"',
 ]
 
 

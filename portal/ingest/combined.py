@@ -140,7 +140,12 @@ def make_block_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS
     quote, a long field, an odd address, time or request line), and every line of a block that
     fails a block check, goes to `fallback`: the line parser above, which says exactly why.
     """
-    fast = _pattern(_QUOTED, 3 if with_cookie else 2).fullmatch
+    # The request line split by the regex too, in the one shape the line parser takes as is:
+    # a common method, a target without spaces, HTTP/ and at most MAX_PROTOCOL characters.
+    methods = "|".join(sorted(_COMMON_METHODS))
+    request = f'"({methods}) ([^" ]+) (HTTP/[^" ]{{0,{MAX_PROTOCOL - 5}}})"'
+    tail = " ".join([_QUOTED] * (3 if with_cookie else 2))
+    fast = re.compile(_HEAD + request + _TAIL + tail, re.ASCII).fullmatch
     max_line, max_field = limits.max_line_bytes, limits.max_field_chars
     time_cache_get = APACHE_TIME_CACHE.get
 
@@ -166,23 +171,17 @@ def make_block_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS
                 fallback(i, lines[i - number])
                 continue
             if with_cookie:
-                host, _ident, _user, when, request, status, size, referrer, agent, cookie = m.groups()
+                host, _ident, _user, when, method, path, protocol, status, size, referrer, agent, cookie = (
+                    m.groups()
+                )
             else:
-                host, _ident, _user, when, request, status, size, referrer, agent = m.groups()
+                host, _ident, _user, when, method, path, protocol, status, size, referrer, agent = m.groups()
             ip = ip_or_none(host)
-            at = time_cache_get(when)
-            parts = request.split(" ")
-            if (
-                ip is None
-                or len(size) == 19  # maybe more than a store's integer holds: let the line parser say
-                or len(parts) != 3
-                or parts[0] not in _COMMON_METHODS
-                or not parts[2].startswith("HTTP/")
-                or len(parts[2]) > MAX_PROTOCOL
-                or not parts[1]
-            ):
+            # 19 digits may be more than a store's integer holds: the line parser says.
+            if ip is None or len(size) == 19:
                 fallback(i, lines[i - number])
                 continue
+            at = time_cache_get(when)
             if at is None:
                 try:
                     at = apache_time(when)
@@ -193,9 +192,9 @@ def make_block_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS
                 i,
                 at,
                 ip,
-                parts[0],
-                parts[1],
-                parts[2],
+                method,
+                path,
+                protocol,
                 int(status),
                 None if size == "-" else int(size),
                 None if referrer == "-" else referrer,
