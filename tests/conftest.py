@@ -134,6 +134,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
+def cli_env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """The store, with the environment a `portal` command run in a subprocess needs to use it."""
+    for name, value in {
+        "PORTAL_VAR_DIR": str(store.settings.var_dir),
+        "PORTAL_DATABASE_URL": store.settings.database_url,
+        "PORTAL_SECRET_KEY": store.settings.secret_key.decode(),
+        "PORTAL_BASE_URL": store.settings.base_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return store
+
+
+@pytest.fixture
 def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
     """SQLite only, for tests about SQLite itself."""
     var_dir = tmp_path / "var"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from datetime import UTC, datetime
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest

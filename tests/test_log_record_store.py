@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import event, inspect, text
 
@@ -18,18 +17,6 @@ from tests import sitedata_factory as f
 from tests.conftest import Store
 
 INDEX = "ix_log_record_subject_at"
-
-
-@pytest.fixture
-def cli_env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
-    for name, value in {
-        "PORTAL_VAR_DIR": str(store.settings.var_dir),
-        "PORTAL_DATABASE_URL": store.settings.database_url,
-        "PORTAL_SECRET_KEY": store.settings.secret_key.decode(),
-        "PORTAL_BASE_URL": store.settings.base_url,
-    }.items():
-        monkeypatch.setenv(name, value)
-    return store
 
 
 def _orphan(store: Store, *, source_id: int, subject_id: int | None, line_no: int) -> None:

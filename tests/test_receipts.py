@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -164,18 +163,6 @@ def test_stdlib_ed25519_agrees_with_cryptography() -> None:
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
     )
     assert tool.ed25519_verify(pub, b"", sig)
-
-
-@pytest.fixture
-def cli_env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
-    for name, value in {
-        "PORTAL_VAR_DIR": str(store.settings.var_dir),
-        "PORTAL_DATABASE_URL": store.settings.database_url,
-        "PORTAL_SECRET_KEY": store.settings.secret_key.decode(),
-        "PORTAL_BASE_URL": store.settings.base_url,
-    }.items():
-        monkeypatch.setenv(name, value)
-    return store
 
 
 def test_cli_commands(cli_env: Store, tmp_path: Path) -> None:
