@@ -209,7 +209,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         cookie_domain=env.get("PORTAL_COOKIE_DOMAIN", ""),
         log_retention_days=_days("PORTAL_LOG_RETENTION_DAYS", get("PORTAL_LOG_RETENTION_DAYS"), 1),
         ip_mask_days=_days("PORTAL_IP_MASK_DAYS", get("PORTAL_IP_MASK_DAYS"), 0),
-        search_engines=_engines(env.get("PORTAL_SEARCH_ENGINES", "")),
+        search_engines=_engines(get("PORTAL_SEARCH_ENGINES")),
     )
     values.update(overrides)
     return Settings(**values)

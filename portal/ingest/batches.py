@@ -29,7 +29,7 @@ from portal.ingest.formats import parse_raw
 from portal.ingest.logline import LogLine
 from portal.ingest.rejections import DEFAULT_LIMITS, Rejection
 from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine, referrer_domain, search_term
-from portal.ingest.sources import Block, RawLine
+from portal.ingest.sources import Block, RawLine, without_cr
 
 BATCH_LINES = 20_000  # per transaction: fewer commits (each an fsync) with memory still small
 _CACHE_MAX = 100_000  # entries per cache; cleared when full, so memory stays flat on any input
@@ -40,7 +40,7 @@ Cookies = tuple[tuple[str, str], ...]  # the catalogued (name, value) pairs of o
 
 @dataclass(slots=True)
 class CookieGroup:
-    """The lines of a batch that carried the same catalogued cookies.
+    """The lines of a batch that carried the same catalogued cookies (its key in `cookie_groups`).
 
     They belong to one subject, so linking is done once per group, not once per line: a busy
     visitor's thousands of lines in a batch cost one step. What linking needs of the lines is
@@ -48,7 +48,6 @@ class CookieGroup:
     sighting and user agent; of equal times the later line), and the earliest time.
     """
 
-    cookies: Cookies
     prefs: tuple[str, ...]  # search terms the preference cookie holds
     indices: list[int]  # of the lines' rows in `Batch.rows`
     first_at: datetime
@@ -222,7 +221,7 @@ class Preparer:
                 index = len(rows)
                 group = groups.get(catalogued)
                 if group is None:
-                    groups[catalogued] = CookieGroup(catalogued, prefs, [index], at, at, index, ua, at)
+                    groups[catalogued] = CookieGroup(prefs, [index], at, at, index, ua, at)
                 else:
                     group.indices.append(index)
                     if at >= group.last_at:
@@ -286,9 +285,8 @@ class _Builder:
 
     def one(self, number: int, data: bytes, length: int | None = None) -> None:
         """The careful path, one line at a time: any format, any line."""
-        if length is None:  # a line out of a block: cut its CR, if any
-            if data.endswith(b"\r"):
-                data = data[:-1]
+        if length is None:  # a line out of a block
+            data = without_cr(data)
             length = len(data)
         parsed = parse_raw(self.parse, data, length, self.max_line_bytes)
         if isinstance(parsed, LogLine):
@@ -347,19 +345,20 @@ def prepare_batches(
                 batch = None
                 yield builder.hand_over()
             continue
-        lines, number, offset, data = item.lines(), item.number, item.offset, item.data
-        done = at_byte = 0
+        lines, data = item.lines(), item.data
+        done = at_byte = 0  # lines and bytes of the block already in a batch
         while done < len(lines):
-            batch = batch or builder.start(number)
+            batch = batch or builder.start(item.number + done)
             take = min(len(lines) - done, batch_lines - batch.size)
-            if take == len(lines):
-                part, size = lines, len(data)
+            if take == len(lines):  # the whole block
+                part, chunk = lines, data
             else:
                 part = lines[done : done + take]
-                size = sum(map(len, part)) + take
-            builder.lines(number, data if part is lines else data[at_byte : at_byte + size], part)
-            number, offset, done, at_byte = number + take, offset + size, done + take, at_byte + size
-            batch.last, batch.end_offset, batch.size = number - 1, offset, batch.size + take
+                chunk = data[at_byte : at_byte + sum(map(len, part)) + take]
+            builder.lines(item.number + done, chunk, part)
+            done, at_byte = done + take, at_byte + len(chunk)
+            batch.last, batch.end_offset = item.number + done - 1, item.offset + at_byte
+            batch.size += take
             if batch.size >= batch_lines:
                 batch = None
                 yield builder.hand_over()

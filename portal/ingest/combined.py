@@ -14,7 +14,14 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from portal.ingest.logline import MAX_PROTOCOL, LogLine, check_field_lengths, ip_or_none, split_request
+from portal.ingest.logline import (
+    COMMON_METHODS,
+    MAX_PROTOCOL,
+    LogLine,
+    check_field_lengths,
+    ip_or_none,
+    split_request,
+)
 from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected, undecodable
 from portal.ingest.times import APACHE_TIME_CACHE, apache_time
 
@@ -42,7 +49,6 @@ def _pattern(quoted: str, fields_after: int, cut_last: bool = False) -> re.Patte
 
 _FIELD_NAMES = ("ip", "remote_user", "time", "request", "referrer", "user_agent", "cookie")
 MAX_BYTES = 2**63 - 1  # the largest integer both stores hold
-_COMMON_METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"))
 
 LineParser = Callable[[bytes], LogLine]
 # Adds one parsed line to a batch: line number, then LogLine's fields without remote_user.
@@ -104,17 +110,7 @@ def make_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS) -> L
         if len(size) == 19 and int(size) > MAX_BYTES:
             raise LineRejected("malformed", f"response size out of range: {size}")
         time = time_cache_get(when) or apache_time(when)
-        parts = request.split(" ")
-        if (
-            len(parts) == 3
-            and parts[0] in _COMMON_METHODS
-            and parts[2].startswith("HTTP/")
-            and len(parts[2]) <= MAX_PROTOCOL
-            and parts[1]
-        ):
-            method, path, protocol = parts
-        else:
-            method, path, protocol = split_request(request)
+        method, path, protocol = split_request(request)
         return LogLine(
             time,
             ip,
@@ -142,7 +138,7 @@ def make_block_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS
     """
     # The request line split by the regex too, in the one shape the line parser takes as is:
     # a common method, a target without spaces, HTTP/ and at most MAX_PROTOCOL characters.
-    methods = "|".join(sorted(_COMMON_METHODS))
+    methods = "|".join(sorted(COMMON_METHODS))
     request = f'"({methods}) ([^" ]+) (HTTP/[^" ]{{0,{MAX_PROTOCOL - 5}}})"'
     tail = " ".join([_QUOTED] * (3 if with_cookie else 2))
     fast = re.compile(_HEAD + request + _TAIL + tail, re.ASCII).fullmatch
@@ -188,6 +184,8 @@ def make_block_parser(with_cookie: bool = False, limits: Limits = DEFAULT_LIMITS
                 except LineRejected:
                     fallback(i, lines[i - number])
                     continue
+            # The same conversions as the end of `parse` above, written out: a helper would be a call
+            # per line on the hot path (tests/test_ingest_blocks.py holds the two paths equal).
             add(
                 i,
                 at,

@@ -51,7 +51,7 @@ def normalize_ip(text: str) -> str:
     return ip
 
 
-_COMMON_METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"))
+COMMON_METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"))
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}", re.ASCII)
 
 
@@ -72,7 +72,7 @@ def split_request(request: str) -> tuple[str | None, str | None, str | None]:
         method, target, protocol = parts[0], " ".join(parts[1:-1]), parts[-1]
     else:
         method, target, protocol = parts[0], " ".join(parts[1:]), None
-    if method not in _COMMON_METHODS and _TOKEN.fullmatch(method) is None:
+    if method not in COMMON_METHODS and _TOKEN.fullmatch(method) is None:
         raise LineRejected("bad_request", f"not an HTTP method: {method[:40]!r}")
     if not target:
         raise LineRejected("bad_request", "empty request target")

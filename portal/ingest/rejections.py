@@ -1,7 +1,7 @@
 """Why a line was not accepted: a short machine reason plus a human detail.
 
-A parser raises `LineRejected`; the loop in `formats.parse_lines` turns it into a `Rejection`
-next to the raw line, so one bad line never stops a run.
+A parser raises `LineRejected`; `formats.parse_raw` (under every way of reading lines) turns it
+into a `Rejection` next to the raw line, so one bad line never stops a run.
 """
 
 from __future__ import annotations

@@ -80,6 +80,11 @@ class Block:
         return lines
 
 
+def without_cr(line: bytes) -> bytes:
+    """A line of `Block.lines` without the CR of a CR LF ending."""
+    return line[:-1] if line.endswith(b"\r") else line
+
+
 def read_blocks(
     stream: BinaryIO,
     max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes,
@@ -177,7 +182,7 @@ def lines_of(
         number, offset = item.number, item.offset
         for line in item.lines():
             size = len(line) + 1
-            data = line[:-1] if line.endswith(b"\r") else line
+            data = without_cr(line)
             yield RawLine(number, offset, data[:max_line_bytes], len(data), True, size)
             number += 1
             offset += size

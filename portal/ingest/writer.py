@@ -35,7 +35,9 @@ LOG_COLUMNS = (
     "bytes", "referrer", "referrer_domain", "user_agent", "site", "cookies",
 )  # fmt: skip
 # A constant column list, no outside input.
-SQLITE_INSERT = f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"  # noqa: S608, E501
+SQLITE_INSERT = (
+    f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"  # noqa: S608, E501
+)
 # PostgreSQL types of LOG_COLUMNS, for binary COPY: the server then parses no text at all.
 LOG_TYPES = (
     "int4", "int8", "int4", "timestamptz", "varchar", "varchar", "text", "varchar", "int4",
@@ -174,8 +176,8 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         row = pending.get(key)
         return None if row is None else int(row["subject_id"])
 
-    for group in groups.values():
-        cookies, at, ua, index = group.cookies, group.last_at, group.last_ua, group.last_index
+    for cookies, group in groups.items():
+        at, ua, index = group.last_at, group.last_ua, group.last_index
         owners = {o for o in map(owner, cookies) if o is not None}
         if not owners:
             subject = fresh.new()
@@ -238,18 +240,17 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         # The driver directly, with the row's time already in the store's format: one statement
         # per identifier seen, and SQLAlchemy's per-parameter processing cost more than the update.
         params = [(rows[i][3], ua, ident, rows[i][3]) for ident, (_at, ua, i) in seen.items()]
-        raw = ctx.session.connection().connection.driver_connection
-        if ctx.session.get_bind().dialect.name == "postgresql":
-            with raw.cursor() as cur:  # type: ignore[union-attr]
+        if _postgres(ctx.session):
+            with _dbapi(ctx.session).cursor() as cur:
                 cur.executemany(UPDATE_SEEN.replace("?", "%s"), params)
         else:
-            raw.executemany(UPDATE_SEEN, params)  # type: ignore[union-attr]
+            _dbapi(ctx.session).executemany(UPDATE_SEEN, params)
     return [_follow(moved, s) for s in subjects] if moved else subjects
 
 
 def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert `rows` into a table with an integer `id` key; their new ids, in order."""
-    if session.get_bind().dialect.name != "sqlite":
+    if _postgres(session):
         # PostgreSQL: RETURNING in order, batched by SQLAlchemy's insertmanyvalues.
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return [int(i) for i in session.scalars(stmt, rows)]
@@ -268,8 +269,17 @@ def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, An
         for row, i in zip(rows, ids, strict=True)
     ]
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608 - our own names
-    session.connection().connection.driver_connection.executemany(sql, values)  # type: ignore[union-attr]
+    _dbapi(session).executemany(sql, values)
     return ids
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _dbapi(session: Session) -> Any:
+    """The driver's own connection under the session's transaction (sqlite3 or psycopg)."""
+    return session.connection().connection.driver_connection
 
 
 def _follow(moved: dict[int, int], subject: int) -> int:
@@ -302,13 +312,12 @@ def _load_known(ctx: Ctx, keys: Iterable[tuple[str, str]], cache: IdentifierCach
 def _insert_records(session: Session, rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if _postgres(session):
         copy_rows(session, "log_record", LOG_COLUMNS, rows, LOG_TYPES)
         return
     # SQLite: the DB-API directly. SQLAlchemy's per-row parameter processing costs more than the
     # insert itself here; the rows already hold times as SQLAlchemy's DateTime stores them.
-    raw = session.connection().connection.driver_connection
-    raw.executemany(SQLITE_INSERT, rows)  # type: ignore[union-attr]
+    _dbapi(session).executemany(SQLITE_INSERT, rows)
 
 
 def copy_rows(
@@ -322,9 +331,11 @@ def copy_rows(
 
     With `types` (one per column) the rows go in binary: no number or time is printed here and
     parsed again by the server."""
-    raw = session.connection().connection.driver_connection
     binary = " (FORMAT BINARY)" if types else ""
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}") as copy:  # type: ignore[union-attr]
+    with (
+        _dbapi(session).cursor() as cur,
+        cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}") as copy,
+    ):
         if types:
             copy.set_types(list(types))
         for row in rows:
@@ -410,7 +421,6 @@ def upsert(
     session: Session, table: Table, rows: list[dict[str, Any]], keys: Sequence[str], values: Any
 ) -> None:
     """INSERT … ON CONFLICT DO UPDATE on both stores (the two dialects share this API)."""
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = (postgresql.insert if _postgres(session) else sqlite.insert)(table)
     stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values(stmt.excluded, table))
     session.execute(stmt, rows)
