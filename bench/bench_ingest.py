@@ -135,6 +135,7 @@ def preparsed_rows(log: Path) -> list[tuple]:
     from portal.ingest.formats import log_parser
     from portal.ingest.rejections import LineRejected
     from portal.ingest.searchterms import referrer_domain
+    from portal.models.sitedata import log_record_id
 
     parse = log_parser("combined_cookie")
     rows = []
@@ -149,14 +150,14 @@ def preparsed_rows(log: Path) -> list[tuple]:
             rows.append(
                 (1, n, _visitor(line.cookie), line.time.strftime("%Y-%m-%d %H:%M:%S.%f"), line.ip, line.method, line.path,
                  line.protocol, line.status, line.bytes, line.referrer, referrer_domain(line.referrer),
-                 line.user_agent, "", line.cookie)
+                 line.user_agent, "", line.cookie, log_record_id(1, n))
             )  # fmt: skip
     return rows
 
 
 INSERT = (
     "INSERT INTO log_record (source_id, line_no, subject_id, at, ip, method, path, protocol, status, bytes,"
-    " referrer, referrer_domain, user_agent, site, cookies) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " referrer, referrer_domain, user_agent, site, cookies, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -191,6 +192,8 @@ def fill_sqlite(var: Path, rows: list[tuple], total: int) -> None:
     The copies are dated before the file that is then ingested, copy after copy further back, as
     in a store that has been taking in a site's logs for a while (its new lines come after them).
     """
+    from portal.models.sitedata import log_record_id
+
     days = sorted({r[3][:10] for r in rows})
     span = (date.fromisoformat(days[-1]) - date.fromisoformat(days[0])).days + 1
     conn = sqlite3.connect(var / "portal.db", isolation_level=None)
@@ -204,7 +207,7 @@ def fill_sqlite(var: Path, rows: list[tuple], total: int) -> None:
         copy += 1
         back = {d: (date.fromisoformat(d) - timedelta(days=span * copy)).isoformat() for d in days}
         chunk = [
-            (999999, done + j + 1, r[2], back[r[3][:10]] + r[3][10:], *r[4:])
+            (999999, done + j + 1, r[2], back[r[3][:10]] + r[3][10:], *r[4:-1], log_record_id(999999, done + j + 1))
             for j, r in enumerate(rows[: min(len(rows), total - done)])
         ]
         for i in range(0, len(chunk), 100_000):
@@ -255,7 +258,7 @@ def postgres_compare(url: str, rows: list[tuple]) -> tuple[float, float]:
             with conn.cursor() as cur:
                 for i in range(0, len(pg_rows), BATCH_LINES):
                     cur.executemany(
-                        f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join(['%s'] * 15)})",
+                        f"INSERT INTO log_record ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join(['%s'] * len(LOG_COLUMNS))})",
                         pg_rows[i : i + BATCH_LINES],
                     )
                     conn.commit()

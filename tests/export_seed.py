@@ -20,6 +20,7 @@ from portal.models import (
     SiteAccount,
     SubjectLink,
 )
+from portal.models.sitedata import log_record_id
 from tests.conftest import Client, Portal, Store
 
 SHARED_IP = "198.51.100.23"
@@ -72,7 +73,7 @@ def seed(store: Store, subject_id: int, marker: str, *, logs: int = 25, formulas
             "subject_id": subject_id, "created_at": now - timedelta(days=9), "updated_at": now,
         })
         conn.execute(insert(LogRecord.__table__), [  # type: ignore[attr-defined]
-            {"source_id": source, "line_no": line0 + i, "subject_id": subject_id,
+            {"id": log_record_id(source, line0 + i), "source_id": source, "line_no": line0 + i, "subject_id": subject_id,
              "at": now - timedelta(minutes=i), "ip": SHARED_IP, "method": "GET",
              "path": f"/{marker}/page/{i}?q=<b>&x=\"1\"", "protocol": "HTTP/1.1", "status": 200,
              "bytes": 1000 + i if i % 5 else None, "referrer": f"https://search.example/?q={marker}",

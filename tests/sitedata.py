@@ -17,6 +17,7 @@ from portal.models import (
     Subject,
     UnclassifiedCookie,
 )
+from portal.models.sitedata import log_record_id
 from tests.conftest import Store
 
 
@@ -40,7 +41,8 @@ def source(store: Store, path: str = "/var/log/site/access.log") -> int:
 
 def log_record(store: Store, source_id: int, line_no: int, at: datetime, ip: str, subject_id: int | None) -> int:
     return _insert(
-        store, LogRecord, source_id=source_id, line_no=line_no, subject_id=subject_id, at=at, ip=ip,
+        store, LogRecord, id=log_record_id(source_id, line_no), source_id=source_id, line_no=line_no,
+        subject_id=subject_id, at=at, ip=ip,
         method="GET", path="/", protocol="HTTP/1.1", status=200, site="",
     )  # fmt: skip
 

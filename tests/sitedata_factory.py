@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 
 from portal import identity
 from portal.models import Account, Identifier, IngestSource, LogRecord, SearchPreference
+from portal.models.sitedata import log_record_id
 from tests.conftest import Store
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
@@ -104,6 +105,7 @@ def log_records(
         _LINE["n"] += 1
         rows.append(
             {
+                "id": log_record_id(source_id, _LINE["n"]),
                 "source_id": source_id, "line_no": _LINE["n"], "subject_id": subject_id,
                 "at": newest - step * (i // same_time_every), "ip": ip, "method": "GET",
                 "path": path.format(i=i), "protocol": "HTTP/1.1", "status": 200, "bytes": 512,

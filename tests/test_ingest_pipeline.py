@@ -49,6 +49,8 @@ def test_the_real_shared_log_is_stored_with_no_rejection(store: Store) -> None:
     summary = ingest(store, lf.SHARED_LOG, site="www")
     assert (summary.lines_read, summary.stored, summary.rejected) == (10_000, 10_000, 0)
     assert store.scalar("SELECT count(*) FROM log_record") == 10_000
+    # Each record's id is its line's place (the primary key holds each line to one row).
+    assert store.scalar("SELECT count(*) FROM log_record WHERE id = source_id * 1099511627776 + line_no") == 10_000
     # No cookies in that log: nothing may be tied to anyone (never by IP or user agent).
     assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id IS NOT NULL") == 0
     assert store.scalar("SELECT count(*) FROM search_preference") == 0
@@ -184,6 +186,27 @@ def test_preparing_lines_in_a_child_process_stores_exactly_what_one_process_does
     with pytest.raises(IngestError, match="--strict"):
         ingest(store, strict_log, batch_lines=250, strict=True, parallel=True)
     assert store.scalar("SELECT count(*) FROM log_record WHERE path LIKE '/s%'") == 500
+
+
+def test_a_source_past_the_last_id_is_refused_before_anything_is_stored(store: Store, tmp_path: Path) -> None:
+    from portal.models.sitedata import MAX_SOURCE_ID
+
+    with store.engine.begin() as conn:  # the next source the store numbers is one too many
+        if store.kind == "sqlite":
+            conn.execute(
+                text(
+                    'INSERT INTO ingest_source (id, site, path, fingerprint, fingerprint_bytes, "offset", lines,'
+                    " format, created_at, updated_at) VALUES (:id, '', 'old.log', 'old', 1, 0, 0, 'combined',"
+                    " '2026-01-01', '2026-01-01')"
+                ),
+                {"id": MAX_SOURCE_ID},
+            )
+        else:
+            conn.execute(text("SELECT setval('ingest_source_id_seq', :id)"), {"id": MAX_SOURCE_ID})
+    log = lf.write(tmp_path / "late.log", [lf.line(path=f"/late{i}") for i in range(3)])
+    with pytest.raises(IngestError, match="past the last a log record id can name"):
+        ingest(store, log)
+    assert store.scalar("SELECT count(*) FROM log_record") == 0
 
 
 # -- bad input -------------------------------------------------------------------------------

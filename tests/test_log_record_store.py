@@ -13,6 +13,7 @@ from sqlalchemy import event, inspect, text
 
 from portal import integrity, logbrowse, subjectdata
 from portal.cli import main as cli
+from portal.models.sitedata import log_record_id
 from tests import sitedata_factory as f
 from tests.conftest import Store
 
@@ -23,10 +24,16 @@ def _orphan(store: Store, *, source_id: int, subject_id: int | None, line_no: in
     with store.engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO log_record (source_id, line_no, subject_id, at, ip, status, site) "
-                "VALUES (:src, :line, :subject, :at, '198.51.100.9', 200, '')"
+                "INSERT INTO log_record (id, source_id, line_no, subject_id, at, ip, status, site) "
+                "VALUES (:id, :src, :line, :subject, :at, '198.51.100.9', 200, '')"
             ),
-            {"src": source_id, "line": line_no, "subject": subject_id, "at": store.clock.now()},
+            {
+                "id": log_record_id(source_id, line_no),
+                "src": source_id,
+                "line": line_no,
+                "subject": subject_id,
+                "at": store.clock.now(),
+            },
         )
 
 

@@ -82,3 +82,55 @@ def test_portal_db_check_command(tmp_path: Path) -> None:
     assert run("upgrade").returncode == 0
     after = run("check")
     assert after.returncode == 0 and after.stdout.startswith("OK"), after.stderr
+
+
+def test_0005_gives_stored_log_records_their_line_ids_and_holds_each_line_to_one_row(
+    empty_engine: Engine,
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from portal.models.sitedata import log_record_id
+
+    migrations.upgrade(empty_engine, "0004")
+    row = "(:src, :line, '2026-11-01 10:00:00', '198.51.100.7', 200, '')"
+    insert = text(f"INSERT INTO log_record (source_id, line_no, at, ip, status, site) VALUES {row}")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                'INSERT INTO ingest_source (id, site, path, fingerprint, fingerprint_bytes, "offset", lines,'
+                " format, created_at, updated_at) VALUES (7, '', 'a.log', 'f', 1, 0, 0, 'combined',"
+                " '2026-11-01', '2026-11-01')"
+            )
+        )
+        for line in (1, 2, 3):
+            conn.execute(insert, {"src": 7, "line": line})  # ids 1, 2, 3 from the sequence
+    migrations.upgrade(empty_engine, "0005")
+
+    def ids() -> list[tuple[int, int]]:
+        with empty_engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text("SELECT id, line_no FROM log_record ORDER BY id"))]
+
+    assert ids() == [(log_record_id(7, n), n) for n in (1, 2, 3)]
+    # The primary key alone now refuses a second row for a line, whatever else the row says.
+    again = text(
+        f"INSERT INTO log_record (id, source_id, line_no, at, ip, status, site) VALUES (:id, {row[1:]}"
+    )
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:
+        conn.execute(again, {"id": log_record_id(7, 2), "src": 7, "line": 2})
+    with empty_engine.begin() as conn:
+        conn.execute(again, {"id": log_record_id(7, 4), "src": 7, "line": 4})
+    assert [line for _id, line in ids()] == [1, 2, 3, 4]
+    # Downgraded, rows without an id are numbered after the highest again.
+    migrations.downgrade(empty_engine, "0004")
+    with empty_engine.begin() as conn:
+        conn.execute(insert, {"src": 7, "line": 5})
+    assert ids()[-1] == (log_record_id(7, 4) + 1, 5)
+
+
+def test_log_record_ids_name_no_line_outside_their_bits() -> None:
+    from portal.models.sitedata import MAX_LINE_NO, MAX_SOURCE_ID, log_record_id
+
+    assert log_record_id(1, 0) == 2**40 and log_record_id(MAX_SOURCE_ID, MAX_LINE_NO) == 2**63 - 1
+    for source, line in ((0, 1), (MAX_SOURCE_ID + 1, 1), (1, MAX_LINE_NO + 1), (1, -1)):
+        with pytest.raises(ValueError, match="no log record id"):
+            log_record_id(source, line)

@@ -30,6 +30,7 @@ from portal.ingest.logline import LogLine
 from portal.ingest.rejections import DEFAULT_LIMITS, Rejection
 from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine, referrer_domain, search_term
 from portal.ingest.sources import Block, RawLine, without_cr
+from portal.models.sitedata import log_record_id
 
 BATCH_LINES = 20_000  # per transaction: fewer commits (each an fsync) with memory still small
 _CACHE_MAX = 100_000  # entries per cache; cleared when full, so memory stays flat on any input
@@ -173,6 +174,7 @@ class Preparer:
         rows, groups, unclassified = batch.rows, batch.cookie_groups, batch.unclassified
         referrer_terms = batch.referrer_terms
         source_id, site = self.source_id, self.site
+        id_base = log_record_id(source_id, 0)  # a line's id is id_base | line_no
         # One object per distinct value: pickle then sends a repeated user agent or path as a
         # back-reference, and the parent builds it once (half the cost of receiving a batch).
         same = self._texts.setdefault
@@ -247,6 +249,7 @@ class Preparer:
                     ua,
                     site,
                     as_json,
+                    id_base | line_no,
                 )
             )
 

@@ -4,8 +4,8 @@ Exactly once: a source is recognised by the SHA-256 of its first 4 KiB of (decom
 so the same file — re-read, grown, renamed by rotation, gzipped, or piped to stdin — maps to the
 same `ingest_source` row, and `copytruncate` (new content at the same path) to a new one. Each
 batch commits its rows together with the source's new line count and byte offset, so a run
-killed at any point resumes after the last committed line and never stores a line twice
-(`UNIQUE (source_id, line_no)` backs this up).
+killed at any point resumes after the last committed line and never stores a line twice (the
+log record's primary key, `log_record_id(source_id, line_no)`, backs this up).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from portal.ingest.rejections import DEFAULT_LIMITS
 from portal.ingest.sources import FINGERPRINT_BYTES, Block, RawLine, open_source, read_blocks, skip_lines
 from portal.ingest.writer import IdentifierCache, write_batch
 from portal.models import IngestRun, IngestSource
+from portal.models.sitedata import MAX_LINE_NO, MAX_SOURCE_ID
 from portal.settings import Settings
 
 PARALLEL_MIN_BYTES = 1024 * 1024  # below this, forking a helper costs more than it saves
@@ -247,6 +248,8 @@ class Ingest:
     ) -> None:
         fmt: Format = self.fmt or source.format  # type: ignore[assignment]
         assert self.catalog is not None and source.id is not None
+        if source.id > MAX_SOURCE_ID:
+            raise IngestError(f"{path}: source {source.id:,} is past the last a log record id can name")
         preparer = Preparer(
             self.catalog,
             source_id=source.id,
@@ -287,6 +290,8 @@ class Ingest:
         if batch.rejected and self.strict:
             first = batch.rejected[0]
             raise IngestError(f"{path}:{first.line_no}: {first.reason} {first.detail} (--strict)".strip())
+        if batch.last > MAX_LINE_NO:  # the line number would spill into the source's bits of the id
+            raise IngestError(f"{path}: a source ends at line {MAX_LINE_NO:,}; split the file")
         with transaction(self.factory) as session:
             ctx = self._ctx(session)
             row = session.get(IngestSource, source.id, with_for_update=True)

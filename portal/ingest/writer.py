@@ -32,7 +32,7 @@ from portal.models import (
 LOG_TABLE: Table = LogRecord.__table__  # type: ignore[attr-defined]
 LOG_COLUMNS = (
     "source_id", "line_no", "subject_id", "at", "ip", "method", "path", "protocol", "status",
-    "bytes", "referrer", "referrer_domain", "user_agent", "site", "cookies",
+    "bytes", "referrer", "referrer_domain", "user_agent", "site", "cookies", "id",
 )  # fmt: skip
 # A constant column list, no outside input.
 SQLITE_INSERT = (
@@ -41,7 +41,7 @@ SQLITE_INSERT = (
 # PostgreSQL types of LOG_COLUMNS, for binary COPY: the server then parses no text at all.
 LOG_TYPES = (
     "int4", "int8", "int4", "timestamptz", "varchar", "varchar", "text", "varchar", "int4",
-    "int8", "text", "varchar", "text", "varchar", "text",
+    "int8", "text", "varchar", "text", "varchar", "text", "int8",
 )  # fmt: skip
 UPDATE_SEEN = "UPDATE identifier SET last_seen = ?, last_user_agent = ? WHERE id = ? AND last_seen < ?"
 IN_CHUNK = 500

@@ -71,6 +71,19 @@ class SubjectLink(SQLModel, table=True):
     at: datetime
 
 
+# A log record's id packs its source and line: 40 bits of line number (a trillion lines per
+# source), the 23 bits above them for the source id (eight million sources), in a signed 64-bit key.
+LINE_BITS = 40
+MAX_LINE_NO = (1 << LINE_BITS) - 1
+MAX_SOURCE_ID = (1 << (63 - LINE_BITS)) - 1
+
+
+def log_record_id(source_id: int, line_no: int) -> int:
+    if not (0 < source_id <= MAX_SOURCE_ID and 0 <= line_no <= MAX_LINE_NO):
+        raise ValueError(f"no log record id for source {source_id}, line {line_no}")
+    return (source_id << LINE_BITS) | line_no
+
+
 class LogRecord(SQLModel, table=True):
     """One parsed access-log line. `subject_id` is set only through strong identifiers it carried.
 
@@ -84,11 +97,13 @@ class LogRecord(SQLModel, table=True):
       every read by subject (`subject_id = …` / `IN (…)`) can use it on both stores.
     - The time index is a BRIN on PostgreSQL: lines arrive in time order and the only reader by
       time alone is retention (`at < cutoff`), which a bitmap scan over BRIN ranges serves.
+    - The id is the line's place, `log_record_id(source_id, line_no)` (migration 0005): the primary
+      key then also holds each line to one row, with no second unique index to update on every
+      insert, and ingest knows each id without asking the store (no sequence call per row).
     """
 
     __tablename__ = "log_record"
     __table_args__ = (
-        UniqueConstraint("source_id", "line_no"),
         Index(
             "ix_log_record_subject_at",
             "subject_id",
@@ -99,8 +114,9 @@ class LogRecord(SQLModel, table=True):
         ),
         Index("ix_log_record_at", "at", postgresql_using="brin"),
     )
-    id: int | None = Field(
-        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # log_record_id(source_id, line_no): never drawn from a sequence (migration 0005).
+    id: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
     )
     # ingest_source.id and subject.id, deliberately without foreign keys (see above).
     source_id: int = Field(sa_column=Column(Integer, nullable=False))
