@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from portal import export, migrations  # noqa: E402
 from portal.db import make_engine  # noqa: E402
 from portal.models import DataExport, IngestSource, LogRecord, Subject  # noqa: E402
+from portal.models.sitedata import log_record_id  # noqa: E402
 from portal.settings import Settings, load  # noqa: E402
 
 CHUNK = 10_000
@@ -74,7 +75,7 @@ def populate(url: str, n: int) -> tuple[int, int]:
             for i in range(start, min(count, start + CHUNK)):
                 line += 1
                 rows.append({
-                    "source_id": source, "line_no": line, "subject_id": subject,
+                    "id": log_record_id(source, line), "source_id": source, "line_no": line, "subject_id": subject,
                     "at": now - timedelta(seconds=37 * i), "ip": "198.51.100.23", "method": "GET",
                     "path": f"/videos/{i % 5000}?page={i % 7}", "protocol": "HTTP/1.1", "status": 200,
                     "bytes": 5120 + i % 900, "referrer": f"https://www.search.example/search?q=term+{i % 300}",
