@@ -21,7 +21,6 @@ import base64
 import contextlib
 import csv
 import hashlib
-import io
 import json
 import operator
 import queue
@@ -84,6 +83,15 @@ def _raw_rows(conn: Connection, stmt: Select[Any], name: str) -> Iterator[list[t
             yield batch
     finally:
         cursor.close()
+
+
+class _Appender:
+    """A file-like object for csv.writer whose writes go to a function (a list's append)."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[str], object]) -> None:
+        self.write = write
 
 
 def _processors(cols: Sequence[tuple[str, Column[Any]]], dialect: Dialect) -> list[_Processor | None]:
@@ -364,9 +372,10 @@ class ArchiveWriter:
         bools = [i for i, t in enumerate(types) if t is bool]
         texts = [i for i, t in enumerate(types) if t is str]
         dialect = self.conn.dialect
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\r\n")
-        text.write("\ufeff")  # a byte-order mark makes spreadsheet programs read the file as UTF-8
+        # The CSV text of a batch is gathered as a list of lines: a StringIO emptied with seek(0) and
+        # truncate() keeps its slower per-write path for every batch after the first.
+        lines: list[str] = ["\ufeff"]  # a byte-order mark makes spreadsheet programs read the file as UTF-8
+        writer = csv.writer(_Appender(lines.append), lineterminator="\r\n")
         writer.writerow(names)
         section.csv_start = self.spooled
         read = 0
@@ -386,15 +395,14 @@ class ArchiveWriter:
             # Most batches need no CSV-only change: then the JSON rows serve the CSV as they are.
             same = all(map(operator.is_, cells, columns))
             writer.writerows(rows if same else zip(*cells, strict=True))
-            self._spool(text.getvalue().encode())
-            text.seek(0)
-            text.truncate()
+            self._spool("".join(lines).encode())
+            lines.clear()
             # One call per batch; orjson writes compact UTF-8 JSON, as json.dumps(separators=(",", ":")).
             encoded = orjson.dumps(list(map(dict, map(zip, repeat(names), rows))))[1:-1]
             data.write((b",\n" if read else b"\n") + encoded)
             read += len(rows)
             section.preview.extend(rows[: HTML_ROWS - len(section.preview)])
-        self._spool(text.getvalue().encode())
+        self._spool("".join(lines).encode())
         section.csv_end = self.spooled
         return read
 
