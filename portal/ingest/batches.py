@@ -37,7 +37,7 @@ BATCH_LINES = 50_000
 # Entries per cache; cleared when full, so memory stays flat on any input (100,000 cost 40 MB
 # more and were no faster).
 _CACHE_MAX = 20_000
-_PIPE_BYTES = 4 * 1024 * 1024  # room for about two batches in flight between the processes
+_PIPE_BYTES = 4 * 1024 * 1024  # most of a pickled batch (about 4.4 MB) in flight between the processes
 
 Cookies = tuple[tuple[str, str], ...]  # the catalogued (name, value) pairs of one request
 
