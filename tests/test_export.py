@@ -8,14 +8,17 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from datetime import datetime
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from sqlalchemy import select
 
-from portal import checkpoints, subjectdata
+from portal import checkpoints, export_archive, subjectdata
 from portal.audit import subject_ref
 from portal.export_archive import FORMULA_START, HTML_ROWS
 from portal.models import metadata
@@ -185,3 +188,37 @@ def test_zip_entries_are_compressed_and_zip_is_valid(portal: Portal) -> None:
     assert zf.testzip() is None
     info = zf.getinfo("observed/log_records.csv")
     assert info.compress_type == zipfile.ZIP_DEFLATED and info.compress_size < info.file_size
+
+
+@pytest.mark.parametrize("internals", [True, False], ids=["copied-as-is", "inflated-again"])
+def test_a_csv_deflated_while_read_becomes_a_valid_entry(
+    internals: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CSV entries are deflated before their entry exists and copied in as they are; should a
+    Python release change the zip writer's internals that relies on, they are inflated and deflated
+    again. Either way the entry must read back byte for byte, with its CRC-32 and size right."""
+    if not internals:
+        monkeypatch.setattr(export_archive, "_WRITER_INTERNALS", ("_no_such_attribute",))
+    pieces = [("\ufeffid,text\r\n").encode()] + [
+        f"{i},çà et là — {hashlib.sha256(str(i).encode()).hexdigest() * (i % 7)}\r\n".encode() for i in range(20_000)
+    ]
+    with (tmp_path / "spool").open("w+b") as spool:
+        spool.write(b"whatever came before")
+        part = export_archive._DeflatedPart(spool)
+        part.begin()
+        for piece in pieces:
+            part.add(piece)
+        part.finish()
+        spool.write(b"and after")
+        with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+            info = zipfile.ZipInfo("observed/x.csv", date_time=(2026, 11, 30, 12, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            export_archive._write_deflated(zf, info, part)
+            zf.writestr("after.txt", b"next entry")
+    data = b"".join(pieces)
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
+        assert zf.testzip() is None
+        assert zf.read("observed/x.csv") == data and zf.read("after.txt") == b"next entry"
+        entry = zf.getinfo("observed/x.csv")
+        assert (entry.file_size, entry.CRC) == (len(data), zlib.crc32(data)) and entry.compress_size < len(data)
+    assert part.sha.hexdigest() == hashlib.sha256(data).hexdigest()
