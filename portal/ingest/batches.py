@@ -30,13 +30,15 @@ from portal.ingest.logline import LogLine
 from portal.ingest.rejections import DEFAULT_LIMITS, Rejection
 from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine, referrer_domain, search_term
 from portal.ingest.sources import Block, RawLine, without_cr
-from portal.models.sitedata import log_record_id
+from portal.models import UnclassifiedCookie
+from portal.models.sitedata import column_chars, log_record_id
 
 # Lines per transaction: each commit costs an fsync and a WAL checkpoint (20,000 read 10% slower).
 BATCH_LINES = 50_000
 # Entries per cache; cleared when full, so memory stays flat on any input (100,000 cost 40 MB
 # more and were no faster).
 _CACHE_MAX = 20_000
+_NAME_CHARS = column_chars(UnclassifiedCookie, "name")
 _PIPE_BYTES = 4 * 1024 * 1024  # most of a pickled batch (about 4.4 MB) in flight between the processes
 
 Cookies = tuple[tuple[str, str], ...]  # the catalogued (name, value) pairs of one request
@@ -204,7 +206,7 @@ class Preparer:
             if header and header != "-":
                 catalogued, names, as_json, prefs = cookies(header) or cookie_facts(header)
                 for name in names:
-                    key = name[:128]
+                    key = name[:_NAME_CHARS]
                     entry = unclassified.get(key)
                     if entry is None:
                         unclassified[key] = [1, at, at]

@@ -17,6 +17,7 @@ from typing import Any
 from portal.ingest.jsonaccess import load_object, text_or_none
 from portal.ingest.rejections import DEFAULT_LIMITS, Limits, LineRejected
 from portal.ingest.times import any_time
+from portal.models.sitedata import Identifier, PromoEmail, SiteAccount, column_chars
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,10 @@ class EmailSentEvent:
 
 
 Event = AccountEvent | CookieSetEvent | LoginEvent | EmailSentEvent
-# The columns these are stored in (site_account.site_user_id, identifier.name).
-USER_ID_CHARS, COOKIE_NAME_CHARS = 128, 128
+# The sizes of the columns these are stored in.
+USER_ID_CHARS = column_chars(SiteAccount, "site_user_id")
+COOKIE_NAME_CHARS = column_chars(Identifier, "name")
+LIST_CHARS, CAMPAIGN_CHARS = column_chars(PromoEmail, "list"), column_chars(PromoEmail, "campaign")
 EVENT_TYPES = ("account", "cookie_set", "login", "email_sent")
 
 
@@ -143,7 +146,10 @@ def make_parser(limits: Limits = DEFAULT_LIMITS) -> Callable[[bytes], Event]:
         if kind == "email_sent":
             sent = f.need_time("time", "sent_at", "timestamp")
             return EmailSentEvent(
-                f.email("email"), f.need("list", limit=100), f.need("campaign", limit=200), sent
+                f.email("email"),
+                f.need("list", limit=LIST_CHARS),
+                f.need("campaign", limit=CAMPAIGN_CHARS),
+                sent,
             )
         raise LineRejected("bad_event", f"unknown event type {str(kind)[:40]!r}")
 

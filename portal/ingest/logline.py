@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from portal.ingest.rejections import LineRejected
+from portal.models.sitedata import LogRecord, column_chars
 
 
 @dataclass(slots=True)
@@ -29,9 +30,7 @@ class LogLine:
     cookie: str | None = None
 
 
-# Column sizes of log_record. PostgreSQL enforces them (SQLite does not), so a longer value is
-# refused here, where it costs its line, and never reaches the store, where it would cost the batch.
-MAX_IP, MAX_METHOD, MAX_PROTOCOL = 45, 32, 16
+MAX_IP, MAX_METHOD, MAX_PROTOCOL = (column_chars(LogRecord, c) for c in ("ip", "method", "protocol"))
 
 
 @lru_cache(maxsize=65_536)

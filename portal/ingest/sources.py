@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import itertools
 import os
 import sys
 import zlib
@@ -216,15 +215,6 @@ def read_lines(
 ) -> Iterator[RawLine]:
     """Iterate the lines of a binary stream from its current position."""
     return lines_of(read_blocks(stream, max_line_bytes, start_line, start_offset), max_line_bytes)
-
-
-def sniff(lines: Iterator[RawLine], count: int = 50) -> tuple[list[RawLine], Iterator[RawLine]]:
-    """The first `count` lines (for `detect_format`) and an iterator that still yields every line.
-
-    Works on stdin too, which cannot be rewound.
-    """
-    head = list(itertools.islice(lines, count))
-    return head, itertools.chain(head, lines)
 
 
 def _is_gzip(stream: BinaryIO) -> bool:

@@ -28,6 +28,7 @@ from portal.models import (
     Subject,
     UnclassifiedCookie,
 )
+from portal.models.sitedata import column_chars
 
 LOG_TABLE: Table = LogRecord.__table__  # type: ignore[attr-defined]
 LOG_COLUMNS = (
@@ -45,6 +46,7 @@ LOG_TYPES = (
 )  # fmt: skip
 UPDATE_SEEN = "UPDATE identifier SET last_seen = ?, last_user_agent = ? WHERE id = ? AND last_seen < ?"
 IN_CHUNK = 500
+TERM_CHARS = column_chars(SearchPreference, "term")
 QUARANTINE_RAW_BYTES = 4096
 
 
@@ -372,10 +374,11 @@ def _record_preferences(ctx: Ctx, batch: Batch, subjects: Sequence[int]) -> int:
     # the log record only. The preference cookie's terms are the same on every line of a group.
     subject_of = dict(zip(batch.cookie_groups, subjects, strict=True))
     for group, subject in zip(batch.cookie_groups.values(), subjects, strict=True):
+        times = len(group.indices)
         for pref in group.prefs:
-            note((subject, pref[:200], "cookie", ""), group.earliest, group.last_at, len(group.indices))
+            note((subject, pref[:TERM_CHARS], "cookie", ""), group.earliest, group.last_at, times)
     for cookies, (engine, term), at in batch.referrer_terms:
-        note((subject_of[cookies], term[:200], "referrer", engine), at, at, 1)
+        note((subject_of[cookies], term[:TERM_CHARS], "referrer", engine), at, at, 1)
     if not found:
         return 0
     allowed = _consented(ctx, {k[0] for k in found})

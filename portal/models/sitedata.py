@@ -71,6 +71,12 @@ class SubjectLink(SQLModel, table=True):
     at: datetime
 
 
+def column_chars(model: type[SQLModel], column: str) -> int:
+    """The size of a model's text column. PostgreSQL enforces it (SQLite does not): parsers refuse
+    a longer value, where it costs its line, before it reaches the store, where it costs the batch."""
+    return int(model.__table__.c[column].type.length)  # type: ignore[attr-defined]
+
+
 # A log record's id packs its source and line: 40 bits of line number (a trillion lines per
 # source), the 23 bits above them for the source id (eight million sources), in a signed 64-bit key.
 LINE_BITS = 40
