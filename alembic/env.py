@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from portal import models
-from portal.db import make_engine
+from portal.core.store import make_engine
 
 config = context.config
 
@@ -24,7 +24,7 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    from portal.settings import load
+    from portal.core.settings import load
 
     engine = make_engine(config.get_main_option("sqlalchemy.url") or load().database_url)
     with engine.connect() as conn:

@@ -7,7 +7,7 @@ exactly as audit.record makes them, but with executemany rather than one transac
 signs one checkpoint, then times in the same run:
   * baseline: the same batched SELECT the verifier issues, with one hashlib.sha256 per row;
   * baseline (canonical column only): a SELECT of just the stored canonical bytes, hashed;
-  * verify: portal.audit_verify.verify (fields, links, hashes, details, Merkle root, signature);
+  * verify: portal.audit.verifier.verify (fields, links, hashes, details, Merkle root, signature);
 and the time to check one inclusion proof.
 """
 
@@ -26,11 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import rfc8785  # noqa: E402
 
-from portal import audit, merkle, migrations  # noqa: E402
-from portal.audit_verify import _AT_SQL, ENTRY_SQL, _snapshot, verify  # noqa: E402
-from portal.checkpoints import load_or_create_key, make_body, sign  # noqa: E402
-from portal.db import make_engine  # noqa: E402
-from portal.settings import load  # noqa: E402
+from portal import audit  # noqa: E402
+from portal.audit import merkle
+from portal.audit.checkpoints import load_or_create_key, make_body, sign  # noqa: E402
+from portal.audit.verifier import _AT_SQL, ENTRY_SQL, _snapshot, verify  # noqa: E402
+from portal.core import migrations
+from portal.core.settings import load  # noqa: E402
+from portal.core.store import make_engine  # noqa: E402
 
 CHUNK = 50_000
 

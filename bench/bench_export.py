@@ -33,11 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from portal import export, migrations  # noqa: E402
-from portal.db import make_engine  # noqa: E402
+from portal.core import migrations
+from portal.core.settings import Settings, load  # noqa: E402
+from portal.core.store import make_engine  # noqa: E402
+from portal.export import exports  # noqa: E402
 from portal.models import DataExport, IngestSource, LogRecord, Subject  # noqa: E402
 from portal.models.sitedata import log_record_id  # noqa: E402
-from portal.settings import Settings, load  # noqa: E402
 
 CHUNK = 10_000
 COLUMNS = "id, at, ip, method, path, protocol, status, bytes, referrer, referrer_domain, user_agent, site, cookies"
@@ -119,11 +120,11 @@ def child(url: str, var_dir: str, export_id: int) -> None:
     engine = make_engine(url)
     with engine.connect() as conn:  # warm the pool and the dialect before measuring
         conn.execute(text("SELECT 1"))
-    export.exports_dir(settings).mkdir(parents=True, exist_ok=True)
+    exports.exports_dir(settings).mkdir(parents=True, exist_ok=True)
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     before = _status_kb("VmRSS")
     started = time.perf_counter()
-    archive = export.build(engine, settings, datetime.now(UTC), export_id)
+    archive = exports.build(engine, settings, datetime.now(UTC), export_id)
     elapsed = time.perf_counter() - started
     peak = _status_kb("VmHWM")
     print(json.dumps({"seconds": elapsed, "rss_before_kb": before, "peak_kb": peak, "size": archive.size,
@@ -183,7 +184,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         var_dir = Path(tmp)
         if not args.pg:
-            return 0 if run(f"sqlite:///{var_dir / 'portal.db'}", var_dir, args.records, args.repeat) else 1
+            return 0 if run(f"sqlite:///{var_dir / 'portal.core.store'}", var_dir, args.records, args.repeat) else 1
         name = f"portal_bench_{uuid.uuid4().hex[:10]}"
         admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

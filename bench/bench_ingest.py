@@ -31,9 +31,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "apache_combined_10k.log"
 sys.path.insert(0, str(ROOT))
-
+from portal.demo.seed import SAMPLE_LOG as SHARED  # noqa: E402
 
 DAYS_PER_REPEAT = 4  # the real log spans 17-20 May 2015: each repetition starts 4 days later
 
@@ -166,7 +165,7 @@ def sqlite_executemany_seconds(var: Path, rows: list[tuple]) -> float:
     subprocess.run(
         [sys.executable, "-m", "portal", "db", "upgrade"], env=env, check=True, capture_output=True
     )
-    conn = sqlite3.connect(var / "portal.db", isolation_level=None)
+    conn = sqlite3.connect(var / "portal.core.store", isolation_level=None)
     # The settings every portal connection has (portal/db.py): a fair baseline pays for the same durability.
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
         conn.execute(f"PRAGMA {pragma}")
@@ -196,7 +195,7 @@ def fill_sqlite(var: Path, rows: list[tuple], total: int) -> None:
 
     days = sorted({r[3][:10] for r in rows})
     span = (date.fromisoformat(days[-1]) - date.fromisoformat(days[0])).days + 1
-    conn = sqlite3.connect(var / "portal.db", isolation_level=None)
+    conn = sqlite3.connect(var / "portal.core.store", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
         'INSERT INTO ingest_source (id, site, path, fingerprint, fingerprint_bytes, "offset", lines, format,'
@@ -226,8 +225,8 @@ def postgres_compare(url: str, rows: list[tuple]) -> tuple[float, float]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.orm import Session
 
-    from portal import migrations
-    from portal.db import make_engine
+    from portal.core import migrations
+    from portal.core.store import make_engine
     from portal.ingest.batches import BATCH_LINES
     from portal.ingest.writer import LOG_COLUMNS, LOG_TYPES, copy_rows
 

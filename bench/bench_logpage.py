@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from portal import migrations  # noqa: E402
-from portal.clock import FrozenClock  # noqa: E402
-from portal.db import make_engine, session_factory  # noqa: E402
-from portal.settings import load  # noqa: E402
+from portal.core import migrations  # noqa: E402
+from portal.core.clock import FrozenClock  # noqa: E402
+from portal.core.settings import load  # noqa: E402
+from portal.core.store import make_engine, session_factory  # noqa: E402
 from portal.web.app import create_app  # noqa: E402
 from tests import sitedata_factory as f  # noqa: E402
 from tests.conftest import Portal, Store  # noqa: E402

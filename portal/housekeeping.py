@@ -7,11 +7,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal import checkpoints, export, mail, retention, sessions, throttle
-from portal.clock import Clock
-from portal.context import Ctx
-from portal.db import transaction
-from portal.settings import Settings
+from portal.accounts import sessions, throttle
+from portal.audit import checkpoints
+from portal.core import mail
+from portal.core.clock import Clock
+from portal.core.context import Ctx
+from portal.core.settings import Settings
+from portal.core.store import transaction
+from portal.export import exports
+from portal.subjects import retention
 
 RETENTION_EVERY = timedelta(hours=1)
 # When this process should next ask the store whether retention is due, per store (session
@@ -25,7 +29,7 @@ def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
         ctx = Ctx(session=session, settings=settings, now=clock.now())
         sessions.purge_expired(ctx)
         throttle.purge_expired(ctx)
-        export.purge_expired(ctx)
+        exports.purge_expired(ctx)
     with transaction(factory) as session:
         mail.deliver_pending(Ctx(session=session, settings=settings, now=clock.now()))
     with transaction(factory) as session:

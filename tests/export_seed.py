@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from sqlalchemy import insert, text
 
-from portal import consent
 from portal.models import (
     Identifier,
     IngestSource,
@@ -21,6 +20,7 @@ from portal.models import (
     SubjectLink,
 )
 from portal.models.sitedata import log_record_id
+from portal.subjects import consent
 from tests.conftest import Client, Portal, Store
 
 SHARED_IP = "198.51.100.23"

@@ -1,4 +1,4 @@
-"""Build access-log lines and event lines for tests (the shared real log has no cookies)."""
+"""Build access-log lines and event lines for tests (the real sample log has no cookies)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-SHARED_LOG = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "apache_combined_10k.log"
+from portal.demo.seed import SAMPLE_LOG  # noqa: F401  (tests read the real sample log through here)
+
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from portal import identity
 from portal.models import Account, Identifier, IngestSource, LogRecord, SearchPreference
 from portal.models.sitedata import log_record_id
+from portal.subjects import identity
 from tests.conftest import Store
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"

@@ -11,10 +11,11 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from portal import audit, checkpoints, merkle
-from portal.audit_verify import VerifyResult, verify
-from portal.errors import AuditError
-from portal.merkle import EMPTY_ROOT
+from portal import audit
+from portal.audit import checkpoints, merkle
+from portal.audit.merkle import EMPTY_ROOT
+from portal.audit.verifier import VerifyResult, verify
+from portal.core.errors import AuditError
 from portal.models import Subject
 from tests.conftest import Store
 

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from portal import audit, checkpoints
-from portal.audit_verify import verify
-from portal.clock import Clock
-from portal.context import Ctx
-from portal.db import make_engine, session_factory, transaction
-from portal.settings import Settings, load
+from portal import audit
+from portal.audit import checkpoints
+from portal.audit.verifier import verify
+from portal.core.clock import Clock
+from portal.core.context import Ctx
+from portal.core.settings import Settings, load
+from portal.core.store import make_engine, session_factory, transaction
 from tests.conftest import Store
 
 WRITERS = 8

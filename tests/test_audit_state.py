@@ -15,8 +15,9 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from portal import audit, checkpoints
-from portal.audit_verify import verify
+from portal import audit
+from portal.audit import checkpoints
+from portal.audit.verifier import verify
 from tests.conftest import Store
 from tests.test_audit_chain import ENTRY_COLUMNS, tamper
 

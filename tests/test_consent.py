@@ -148,7 +148,7 @@ def test_revoking_clears_the_preference_cookie_when_the_domain_is_shared(portal:
 
 
 def test_revocation_sticks_new_search_terms_are_not_recorded(portal: Portal, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from portal import identity
+    from portal.subjects import identity
 
     store = portal.store
     client, subject = user(portal, "gus@example.com")
@@ -179,7 +179,7 @@ def test_concurrent_first_changes_both_succeed(portal: Portal) -> None:
     """Two first changes for one subject (no consent row yet) must not collide on the insert."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from portal import consent
+    from portal.subjects import consent
 
     _client, subject = user(portal, "hal@example.com")
     store = portal.store

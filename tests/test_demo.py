@@ -5,29 +5,29 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from portal import demo, demosite
+from portal.demo import demosite, seed
 from portal.web.app import create_app
 from tests.conftest import Client, Store
 
 
 def test_demo_is_idempotent_and_gives_the_demo_user_linked_data(store: Store) -> None:
-    if not demo.SHARED_LOG.exists():
-        raise AssertionError(f"shared log missing: {demo.SHARED_LOG}")
-    demo.load(store.factory, store.settings, store.clock)
+    if not seed.SAMPLE_LOG.exists():
+        raise AssertionError(f"sample log missing: {seed.SAMPLE_LOG}")
+    seed.load(store.factory, store.settings, store.clock)
     counts = (
         store.scalar("SELECT count(*) FROM account"),
         store.scalar("SELECT count(*) FROM log_record"),
         store.scalar("SELECT count(*) FROM identifier"),
     )
-    demo.load(store.factory, store.settings, store.clock)  # again: nothing new
+    seed.load(store.factory, store.settings, store.clock)  # again: nothing new
     assert counts == (
         store.scalar("SELECT count(*) FROM account"),
         store.scalar("SELECT count(*) FROM log_record"),
         store.scalar("SELECT count(*) FROM identifier"),
     )
     user_subject = store.scalar("SELECT subject_id FROM account WHERE email = 'demo.user@example.org'")
-    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=user_subject) == demo.DEMO_LINES
-    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id IS NULL") == demo.DEMO_LINES
+    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=user_subject) == seed.DEMO_LINES
+    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id IS NULL") == seed.DEMO_LINES
     assert store.scalar("SELECT count(*) FROM identifier WHERE subject_id = :s AND kind = 'cookie'", s=user_subject) == 2
     assert store.scalar("SELECT count(*) FROM search_preference WHERE subject_id = :s", s=user_subject) >= 2
     assert store.scalar("SELECT count(*) FROM promo_email WHERE subject_id = :s", s=user_subject) == 7

@@ -18,10 +18,11 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
-from portal import checkpoints, export_archive, subjectdata
-from portal.audit import subject_ref
-from portal.export_archive import FORMULA_START, HTML_ROWS
+from portal.audit import checkpoints, subject_ref
+from portal.export import archive
+from portal.export.archive import FORMULA_START, HTML_ROWS
 from portal.models import metadata
+from portal.subjects import registry
 from tests.conftest import Portal
 from tests.export_seed import FORMULAS, export_zip, seed, subject_of
 
@@ -32,11 +33,11 @@ def _normal(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _db_rows(portal: Portal, category: subjectdata.Category, subject_id: int) -> list[dict[str, Any]]:
+def _db_rows(portal: Portal, category: registry.Category, subject_id: int) -> list[dict[str, Any]]:
     """The category's rows read straight from its table (not through the export's own query)."""
     table = category.sa_table
     names = [n for n, _ in category.columns()]
-    if category.key == subjectdata.AUDIT_KEY:
+    if category.key == registry.AUDIT_KEY:
         detail = metadata.tables["audit_detail"]
         ref = subject_ref(portal.store.settings.secret_key, subject_id)
         stmt = (
@@ -50,7 +51,7 @@ def _db_rows(portal: Portal, category: subjectdata.Category, subject_id: int) ->
     with portal.store.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(stmt)]
     rows = [{n: _normal(r[n]) for n in names} for r in rows]
-    key = "seq" if category.key == subjectdata.AUDIT_KEY else category.order_by[0]
+    key = "seq" if category.key == registry.AUDIT_KEY else category.order_by[0]
     return sorted(rows, key=lambda r: (r[key], r.get("id")))
 
 
@@ -67,22 +68,22 @@ def test_export_matches_the_database_and_nothing_of_another_subject(portal: Port
     seed(portal.store, sb, "bobmark", logs=30)  # same IP as Alice's records
     zf = export_zip(portal, alice)
     names = set(zf.namelist())
-    keys = [c.key for c in subjectdata.ordered()]
-    csvs = {f"{c.origin}/{c.key}.csv" for c in subjectdata.CATEGORIES}
+    keys = [c.key for c in registry.ordered()]
+    csvs = {f"{c.origin}/{c.key}.csv" for c in registry.CATEGORIES}
     assert names == {"data.json", "schema.json", "index.html", "manifest.json", "manifest.sig"} | csvs
 
     data = json.loads(zf.read("data.json"))
     jsonschema.Draft202012Validator(json.loads(zf.read("schema.json"))).validate(data)
     assert data["subject"]["id"] == sa and data["subject"]["kind"] == "account"
-    assert list(data["provided"]) == [k for k in keys if subjectdata.by_key(k).origin == "provided"]
-    assert list(data["observed"]) == [k for k in keys if subjectdata.by_key(k).origin == "observed"]
+    assert list(data["provided"]) == [k for k in keys if registry.by_key(k).origin == "provided"]
+    assert list(data["observed"]) == [k for k in keys if registry.by_key(k).origin == "observed"]
 
-    for category in subjectdata.CATEGORIES:
+    for category in registry.CATEGORIES:
         section = data[category.origin][category.key]
         expected = _db_rows(portal, category, sa)
         if category.key == "exports":  # the snapshot was taken before this export was ready and downloaded
             expected = [r | {"ready_at": None, "used_at": None, "size": None} for r in expected]
-        if category.key == subjectdata.AUDIT_KEY:  # ... and before its download was audited
+        if category.key == registry.AUDIT_KEY:  # ... and before its download was audited
             expected = [r for r in expected if r["action"] != "export.download"]
         assert section["origin"] == category.origin
         assert section["count"] == len(expected) == len(section["rows"]), category.key
@@ -95,7 +96,7 @@ def test_export_matches_the_database_and_nothing_of_another_subject(portal: Port
         for row, want in zip(cells, expected, strict=True):
             assert row == [_csv(want[n]) for n in header], category.key
     for key, count in seeded.counts.items():
-        assert data[subjectdata.by_key(key).origin][key]["count"] == count, key
+        assert data[registry.by_key(key).origin][key]["count"] == count, key
     assert data["provided"]["account"]["rows"][0]["email"] == A
     assert "password_hash" not in data["provided"]["account"]["rows"][0]
     audit_actions = [r["action"] for r in data["observed"]["audit_entries"]["rows"]]
@@ -198,13 +199,13 @@ def test_a_csv_deflated_while_read_becomes_a_valid_entry(
     Python release change the zip writer's internals that relies on, they are inflated and deflated
     again. Either way the entry must read back byte for byte, with its CRC-32 and size right."""
     if not internals:
-        monkeypatch.setattr(export_archive, "_WRITER_INTERNALS", ("_no_such_attribute",))
+        monkeypatch.setattr(archive, "_WRITER_INTERNALS", ("_no_such_attribute",))
     pieces = [("\ufeffid,text\r\n").encode()] + [
         f"{i},çà et là — {hashlib.sha256(str(i).encode()).hexdigest() * (i % 7)}\r\n".encode() for i in range(20_000)
     ]
     with (tmp_path / "spool").open("w+b") as spool:
         spool.write(b"whatever came before")
-        part = export_archive._DeflatedPart(spool)
+        part = archive._DeflatedPart(spool)
         part.begin()
         for piece in pieces:
             part.add(piece)
@@ -213,7 +214,7 @@ def test_a_csv_deflated_while_read_becomes_a_valid_entry(
         with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
             info = zipfile.ZipInfo("observed/x.csv", date_time=(2026, 11, 30, 12, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            export_archive._write_deflated(zf, info, part)
+            archive._write_deflated(zf, info, part)
             zf.writestr("after.txt", b"next entry")
     data = b"".join(pieces)
     with zipfile.ZipFile(tmp_path / "a.zip") as zf:

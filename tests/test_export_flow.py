@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from portal import export
+from portal.export import exports
 from tests.conftest import STRONG_PASSWORD, Portal
 from tests.export_seed import download_link, seed, subject_of
 
@@ -26,7 +26,7 @@ def _actions(portal: Portal, action: str) -> list[str]:
 
 
 def _exports_dir(portal: Portal) -> Path:
-    return export.exports_dir(portal.store.settings)
+    return exports.exports_dir(portal.store.settings)
 
 
 def _files(portal: Portal) -> list[str]:
@@ -113,11 +113,11 @@ def test_link_expires_after_24_hours(portal: Portal) -> None:
     assert r.status_code == 410 and "has expired" in r.text
     assert _actions(portal, "export.download") == []
     with portal.store.ctx() as ctx:
-        assert export.purge_expired(ctx) == 1
+        assert exports.purge_expired(ctx) == 1
     assert _files(portal) == []
     clock.advance(days=31)
     with portal.store.ctx() as ctx:
-        export.purge_expired(ctx)
+        exports.purge_expired(ctx)
     assert portal.store.scalar("SELECT count(*) FROM data_export") == 0
 
 

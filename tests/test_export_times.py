@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal import subjectdata
-from portal.export_archive import _isoformat, _Pipe
+from portal.export.archive import _isoformat, _Pipe
+from portal.subjects import registry
 
-AT: Any = subjectdata.by_key("log_records").sa_table.c.at
+AT: Any = registry.by_key("log_records").sa_table.c.at
 NAIVE = [datetime(2026, 1, 1, 0, 0, 0), datetime(2025, 12, 31, 23, 59, 59, 123456)]
 ZERO = [d.replace(tzinfo=UTC) for d in NAIVE]
 OTHER = [d.replace(tzinfo=timezone(timedelta(hours=2))) for d in NAIVE]

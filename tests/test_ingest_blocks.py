@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal.ingest.batches import Batch, Preparer, prepare_batches
-from portal.ingest.cookies import default_catalog
 from portal.ingest.formats import Format, block_parser_for, parser_for
 from portal.ingest.rejections import LineRejected
 from portal.ingest.sources import RawLine, lines_of, read_blocks, skip_lines
 from portal.ingest.times import apache_time
+from portal.subjects.cookies import default_catalog
 from tests import logfactory as lf
 
 HEAD = b'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /a HTTP/1.1" 200 5 "-" '
@@ -68,9 +68,9 @@ def _with_cookies(raw: bytes, i: int) -> bytes:
 
 @pytest.mark.parametrize(("batch_lines", "block_bytes"), [(7, 300), (1000, 65536), (3, 17)])
 def test_fast_and_careful_paths_prepare_the_same_batches(batch_lines: int, block_bytes: int) -> None:
-    if not lf.SHARED_LOG.exists():
-        pytest.fail(f"shared log missing: {lf.SHARED_LOG}")
-    real = lf.SHARED_LOG.read_bytes()
+    if not lf.SAMPLE_LOG.exists():
+        pytest.fail(f"sample log missing: {lf.SAMPLE_LOG}")
+    real = lf.SAMPLE_LOG.read_bytes()
     mixed = real[:300_000] + b"\n".join(HOSTILE) + b"\r\n" + real[300_000:600_000]
     cookies = (
         b"".join(_with_cookies(raw, i) + b"\n" for i, raw in enumerate(HOSTILE * 3)) + b"tail, no newline"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.ingest.cookies import (
+from portal.subjects.cookies import (
     CatalogCookie,
     CookieCatalog,
     decode_search_pref,

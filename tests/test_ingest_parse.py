@@ -10,13 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portal.demo.seed import SAMPLE_LOG  # noqa: E402
 from portal.ingest.formats import detect_format, log_parser, parse_lines, parse_one
 from portal.ingest.logline import LogLine
 from portal.ingest.rejections import REASONS, Limits, LineRejected, Rejection
 from portal.ingest.searchterms import search_term
 from portal.ingest.sources import RawLine, read_lines
-
-SHARED_LOG = Path(__file__).resolve().parents[2] / "shared" / "data" / "apache_combined_10k.log"
 
 combined = log_parser("combined")
 combined_cookie = log_parser("combined_cookie")
@@ -31,9 +30,9 @@ LINE = (
 
 
 def shared_log() -> Path:
-    if not SHARED_LOG.exists():
-        pytest.skip(f"shared log missing: {SHARED_LOG} (CI has it at ../shared/data)")
-    return SHARED_LOG
+    if not SAMPLE_LOG.exists():
+        pytest.fail(f"sample log missing: {SAMPLE_LOG}")
+    return SAMPLE_LOG
 
 
 def rejection(parse, raw: bytes) -> str:

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from portal import accounts, consent, identity, passwords
+from portal.accounts import accounts, passwords
 from portal.ingest.pipeline import Ingest, IngestError
+from portal.subjects import consent, identity
 from tests import logfactory as lf
 from tests.conftest import STRONG_PASSWORD, Store
 
@@ -44,9 +45,9 @@ def subject_of(store: Store, name: str, value: str) -> int | None:
 
 
 def test_the_real_shared_log_is_stored_with_no_rejection(store: Store) -> None:
-    if not lf.SHARED_LOG.exists():
-        pytest.fail(f"shared log missing: {lf.SHARED_LOG}")
-    summary = ingest(store, lf.SHARED_LOG, site="www")
+    if not lf.SAMPLE_LOG.exists():
+        pytest.fail(f"sample log missing: {lf.SAMPLE_LOG}")
+    summary = ingest(store, lf.SAMPLE_LOG, site="www")
     assert (summary.lines_read, summary.stored, summary.rejected) == (10_000, 10_000, 0)
     assert store.scalar("SELECT count(*) FROM log_record") == 10_000
     # Each record's id is its line's place (the primary key holds each line to one row).

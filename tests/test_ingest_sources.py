@@ -24,14 +24,15 @@ from portal.ingest.sources import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_LOG = REPO.parent / "shared" / "data" / "apache_combined_10k.log"
+from portal.demo.seed import SAMPLE_LOG  # noqa: E402
+
 LINE = b'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"'
 
 
 def shared_log() -> Path:
-    if not SHARED_LOG.exists():
-        pytest.skip(f"shared log missing: {SHARED_LOG} (CI has it at ../shared/data)")
-    return SHARED_LOG
+    if not SAMPLE_LOG.exists():
+        pytest.fail(f"sample log missing: {SAMPLE_LOG}")
+    return SAMPLE_LOG
 
 
 def test_numbers_offsets_and_terminators() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.ingest.useragents import describe_user_agent
+from portal.subjects.useragents import describe_user_agent
 
 
 @pytest.mark.parametrize(
@@ -15,7 +15,7 @@ from portal.ingest.useragents import describe_user_agent
             "Chrome/120.0.0.0 Safari/537.36",
             "Chrome 120 on Windows",
         ),
-        # The rest are from ../shared/data/apache_combined_10k.log.
+        # The rest are from the real sample log (portal/demo/sample/apache_combined_10k.log).
         (
             "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) "
             "Chrome/32.0.1700.77 Safari/537.36",

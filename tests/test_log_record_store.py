@@ -11,9 +11,10 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import event, inspect, text
 
-from portal import integrity, logbrowse, subjectdata
 from portal.cli import main as cli
+from portal.ingest import integrity
 from portal.models.sitedata import log_record_id
+from portal.subjects import logbrowse, registry
 from tests import sitedata_factory as f
 from tests.conftest import Store
 
@@ -135,7 +136,7 @@ def test_reads_by_subject_use_the_partial_subject_index(store: Store) -> None:
             logbrowse.page(ctx, me, last_week, None)
             logbrowse.activity(ctx, me, everything)
     with store.engine.connect() as conn, _captured(store) as exported:
-        conn.execute(subjectdata.statement(subjectdata.by_key("log_records"), me)).all()
+        conn.execute(registry.statement(registry.by_key("log_records"), me)).all()
     assert len(seen) == 3 and len(exported) == 1
     # Planned only now: on SQLite the reads' transaction held the write lock.
     plans = [_plan(store, statement, parameters) for statement, parameters in seen + exported]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal import merkle
+from portal.audit import merkle
 
 
 def h(hexstr: str) -> bytes:

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
-from portal import migrations
-from portal.db import make_engine
+from portal.core import migrations
+from portal.core.store import make_engine
 from portal.models import metadata
 from tests.conftest import PG_URL, require_postgres
 

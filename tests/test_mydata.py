@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from portal import identity
+from portal.subjects import identity
 from tests import sitedata_factory as f
 from tests.conftest import Client, Portal
 

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, text
 
-from portal import audit, merkle, receipts
-from portal.receipts import build_receipt, inclusion_proof, verify_receipt
+from portal import audit
+from portal.audit import merkle, receipts
+from portal.audit.receipts import build_receipt, inclusion_proof, verify_receipt
 from tests.conftest import Store
 from tests.test_receipts import public_of
 

@@ -13,8 +13,9 @@ from typing import Any
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from portal import audit, checkpoints
-from portal.receipts import build_receipt, verify_receipt
+from portal import audit
+from portal.audit import checkpoints
+from portal.audit.receipts import build_receipt, verify_receipt
 from tests.conftest import Store
 
 ROOT = Path(__file__).resolve().parent.parent

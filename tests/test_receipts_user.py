@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from portal import checkpoints
-from portal.receipts import verify_receipt
+from portal.audit import checkpoints
+from portal.audit.receipts import verify_receipt
 from tests.conftest import Portal
 from tests.consent_util import audit_rows, user
 

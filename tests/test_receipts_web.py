@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from portal import audit, checkpoints
-from portal.receipts import build_receipt
-from portal.web.receipts import ROUTES
+from portal import audit
+from portal.audit import checkpoints
+from portal.audit.receipts import build_receipt
+from portal.web.my.verification import ROUTES
 from tests.conftest import Portal
 
 

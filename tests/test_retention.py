@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from portal import audit, housekeeping, retention
+from portal import audit, housekeeping
+from portal.subjects import retention
 from tests import sitedata
 from tests.conftest import Store
 

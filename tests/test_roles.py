@@ -8,7 +8,7 @@ import sys
 
 import pyotp
 
-from portal import accounts
+from portal.accounts import accounts
 from tests.conftest import STRONG_PASSWORD, Portal
 
 STAFF = "staff@example.com"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.crypto import sha256_hex
+from portal.core.crypto import sha256_hex
 from portal.web.app import create_app
 from tests.conftest import STRONG_PASSWORD, Client, Portal
 

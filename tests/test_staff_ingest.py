@@ -10,7 +10,8 @@ import pyotp
 import pytest
 from sqlalchemy import text
 
-from portal import accounts, audit
+from portal import audit
+from portal.accounts import accounts
 from tests import sitedata
 from tests.conftest import STRONG_PASSWORD, Client, Portal
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine
 
-from portal.db import check_engine
-from portal.errors import ConfigError
+from portal.core.errors import ConfigError
+from portal.core.store import check_engine
 from tests.conftest import Store
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from starlette.routing import Route
 
-from portal import consent
-from portal.errors import TokenInvalid
+from portal.core.errors import TokenInvalid
+from portal.subjects import consent
 from portal.web.middleware import CSRF_EXEMPT_PREFIXES
 from portal.web.routes import routes
 from tests.conftest import Portal

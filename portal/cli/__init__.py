@@ -11,8 +11,8 @@ from portal.cli.audit import audit
 from portal.cli.common import cli_ctx, friendly_errors, open_store
 from portal.cli.ingest import ingest
 from portal.cli.retention import retention_group
-from portal.errors import ConfigError
-from portal.settings import describe
+from portal.core.errors import ConfigError
+from portal.core.settings import describe
 
 
 @click.group(
@@ -37,7 +37,7 @@ def settings() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from portal import migrations
+    from portal.core import migrations
 
     settings, engine, _ = open_store()  # fail fast, with one line, on a bad setting or store
     current = migrations.current(engine)
@@ -63,8 +63,8 @@ def db() -> None:
 @db.command("upgrade", help="Apply every migration up to the newest.")
 @friendly_errors
 def db_upgrade() -> None:
-    from portal import migrations
-    from portal.db import redacted
+    from portal.core import migrations
+    from portal.core.store import redacted
 
     settings, engine, _ = open_store()
     migrations.upgrade(engine)
@@ -79,7 +79,8 @@ def db_upgrade() -> None:
 )
 @friendly_errors
 def db_check() -> None:
-    from portal import integrity, migrations
+    from portal.core import migrations
+    from portal.ingest import integrity
 
     _, engine, _ = open_store()
     try:
@@ -114,7 +115,7 @@ def staff() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @friendly_errors
 def staff_add(email: str, role: str, password_stdin: bool) -> None:
-    from portal import accounts
+    from portal.accounts import accounts
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -128,7 +129,7 @@ def staff_add(email: str, role: str, password_stdin: bool) -> None:
 @main.command(help="Load demo data (idempotent) and print the demo logins.")
 @friendly_errors
 def demo() -> None:
-    from portal import demo as demo_data
+    from portal.demo import seed as demo_data
 
     settings, engine, factory = open_store()
     try:

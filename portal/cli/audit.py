@@ -9,12 +9,11 @@ from pathlib import Path
 import click
 from sqlalchemy import text
 
-from portal import checkpoints
-from portal.audit import format_time
-from portal.audit_verify import verify as verify_log
+from portal.audit import checkpoints, format_time
+from portal.audit.receipts import build_receipt, verify_receipt
+from portal.audit.verifier import verify as verify_log
 from portal.cli.common import cli_ctx, friendly_errors, open_store
-from portal.errors import NotFound
-from portal.receipts import build_receipt, verify_receipt
+from portal.core.errors import NotFound
 
 
 @click.group(help="Check and prove the tamper-evident audit log.")

@@ -12,11 +12,11 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.clock import Clock
-from portal.context import Ctx
-from portal.db import check_engine, make_engine, session_factory, transaction
-from portal.errors import PortalError
-from portal.settings import Settings, load
+from portal.core.clock import Clock
+from portal.core.context import Ctx
+from portal.core.errors import PortalError
+from portal.core.settings import Settings, load
+from portal.core.store import check_engine, make_engine, session_factory, transaction
 
 F = TypeVar("F", bound=Callable[..., Any])
 

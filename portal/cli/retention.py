@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from portal import retention
 from portal.cli.common import cli_ctx, friendly_errors
+from portal.subjects import retention
 
 
 @click.group(

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 from portal.ingest.combined import AddLine, BlockParser
-from portal.ingest.cookies import CookieCatalog, decode_search_pref, redact_query, split_cookies
 from portal.ingest.events import Event
 from portal.ingest.formats import parse_raw
 from portal.ingest.logline import LogLine
@@ -32,6 +31,7 @@ from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine, referrer_do
 from portal.ingest.sources import Block, RawLine, without_cr
 from portal.models import UnclassifiedCookie
 from portal.models.sitedata import column_chars, log_record_id
+from portal.subjects.cookies import CookieCatalog, decode_search_pref, redact_query, split_cookies
 
 # Lines per transaction: each commit costs an fsync and a WAL checkpoint (20,000 read 10% slower).
 BATCH_LINES = 50_000

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from sqlmodel import col, select
 
-from portal import identity
-from portal.context import Ctx
-from portal.ingest.cookies import CookieCatalog
+from portal.core.context import Ctx
 from portal.ingest.events import AccountEvent, CookieSetEvent, EmailSentEvent, Event, LoginEvent
 from portal.ingest.writer import upsert
 from portal.models import Account, PromoEmail, SiteAccount, UnclassifiedCookie
+from portal.subjects import identity
+from portal.subjects.cookies import CookieCatalog
 
 
 def apply(ctx: Ctx, events: Sequence[tuple[int, Event]], catalog: CookieCatalog) -> int:

@@ -24,21 +24,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
 
-from portal import audit, catalog
-from portal.clock import Clock
-from portal.context import Ctx
-from portal.db import transaction
-from portal.errors import PortalError
+from portal import audit
+from portal.core.clock import Clock
+from portal.core.context import Ctx
+from portal.core.errors import PortalError
+from portal.core.settings import Settings
+from portal.core.store import transaction
 from portal.ingest import eventwriter
 from portal.ingest.batches import BATCH_LINES, Batch, Forked, Preparer, few_collections, prepare_batches
-from portal.ingest.cookies import CookieCatalog
 from portal.ingest.formats import FORMATS, Format, block_parser_for, detect_format, parser_for
 from portal.ingest.rejections import DEFAULT_LIMITS
 from portal.ingest.sources import FINGERPRINT_BYTES, Block, RawLine, open_source, read_blocks, skip_lines
 from portal.ingest.writer import IdentifierCache, write_batch
 from portal.models import IngestRun, IngestSource
 from portal.models.sitedata import MAX_LINE_NO, MAX_SOURCE_ID
-from portal.settings import Settings
+from portal.subjects import catalog
+from portal.subjects.cookies import CookieCatalog
 
 PARALLEL_MIN_BYTES = 1024 * 1024  # below this, forking a helper costs more than it saves
 Progress = Callable[[int, int], None]  # (lines read so far, bytes read so far)

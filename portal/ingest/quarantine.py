@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.audit import format_time
-from portal.context import Ctx
+from portal.core.context import Ctx
 from portal.models import QuarantinedLine
 
 PAGE_SIZE = 50

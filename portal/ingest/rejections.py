@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 
 Reason = Literal[
     "too_long",  # the line exceeds Limits.max_line_bytes

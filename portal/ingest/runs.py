@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from portal.context import Ctx
+from portal.core.context import Ctx
 from portal.models import IngestRun
 
 PAGE_SIZE = 50

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 from portal.ingest.rejections import DEFAULT_LIMITS
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -16,8 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from portal import identity
-from portal.context import Ctx
+from portal.core.context import Ctx
 from portal.ingest.batches import Batch, sqlite_time
 from portal.models import (
     Consent,
@@ -29,6 +28,7 @@ from portal.models import (
     UnclassifiedCookie,
 )
 from portal.models.sitedata import column_chars
+from portal.subjects import identity
 
 LOG_TABLE: Table = LogRecord.__table__  # type: ignore[attr-defined]
 LOG_COLUMNS = (

@@ -12,13 +12,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from portal import housekeeping, migrations
-from portal.clock import Clock
-from portal.db import check_engine, make_engine, session_factory
-from portal.errors import ConfigError
-from portal.settings import Settings, load
+from portal import housekeeping
+from portal.core import migrations
+from portal.core.clock import Clock
+from portal.core.errors import ConfigError
+from portal.core.settings import Settings, load
+from portal.core.store import check_engine, make_engine, session_factory
+from portal.web.errors import http_error
 from portal.web.middleware import PortalMiddleware
-from portal.web.pages import http_error
 from portal.web.routes import routes
 from portal.web.templating import make_templates
 

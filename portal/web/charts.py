@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from portal.logbrowse import Activity
+from portal.subjects.logbrowse import Activity
 
 WIDTH = 600
 HEIGHT = 160

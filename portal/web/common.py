@@ -11,10 +11,12 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
-from portal.context import Ctx
-from portal.db import transaction
-from portal.sessions import Current
+from portal.accounts.sessions import Current
+from portal.core.context import Ctx
+from portal.core.links import MAILED
+from portal.core.store import transaction
 from portal.web import gpc
 
 T = TypeVar("T")
@@ -125,3 +127,8 @@ def _roles_required(*roles: str) -> Callable[[Handler], Handler]:
 
 staff_required = _roles_required("agent", "admin")
 admin_required = _roles_required("admin")
+
+
+def mailed(name: str, endpoint: Callable[..., Any], methods: list[str]) -> Route:
+    """The route of a page that mail links to: its path comes from portal/core/links.py."""
+    return Route(MAILED[name], endpoint, name=name, methods=methods)

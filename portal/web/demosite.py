@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from portal import demosite
-from portal.demo import SEARCHES
+from portal.demo import demosite
+from portal.demo.seed import SEARCHES
 from portal.web.common import client_ip, not_found, render
 
 COOKIE_MAX_AGE = {"id": 365 * 86400, "pref": 180 * 86400}

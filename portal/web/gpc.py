@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from portal import consent
-from portal.sessions import Current
+from portal.accounts.sessions import Current
+from portal.subjects import consent
 from portal.web import common  # common imports this module too; attributes are used at call time only
 
 

@@ -19,13 +19,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal import sessions
-from portal.clock import Clock
-from portal.context import Ctx
-from portal.crypto import same
-from portal.db import transaction
+from portal.accounts import sessions
+from portal.core.clock import Clock
+from portal.core.context import Ctx
+from portal.core.crypto import same
+from portal.core.settings import Settings
+from portal.core.store import transaction
 from portal.models import WebSession
-from portal.settings import Settings
 from portal.web import flash
 
 log = logging.getLogger("portal.web")
@@ -104,7 +104,7 @@ class PortalMiddleware:
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), path)
             if not started:
-                await self._error_page(scope, send_wrapper, 500, "500.html", {})
+                await self._error_page(scope, send_wrapper, 500, "errors/500.html", {})
 
     # -- session ---------------------------------------------------------------------------
 
@@ -161,7 +161,7 @@ class PortalMiddleware:
     async def _check_unsafe(
         self, scope: Scope, receive: Receive, state: dict[str, Any], exempt: bool = False
     ) -> tuple[Receive, tuple[int, str, dict[str, Any]] | None]:
-        forbidden = (403, "403.html", {"reason": "csrf"})
+        forbidden = (403, "errors/403.html", {"reason": "csrf"})
         if not exempt and (_header(scope, "sec-fetch-site") or "").lower() == "cross-site":
             return receive, forbidden
         origin = _header(scope, "origin")
@@ -170,7 +170,7 @@ class PortalMiddleware:
         body, too_large = await _read_body(receive, MAX_BODY_BYTES)
         replay = _replay(body)
         if too_large:
-            return replay, (413, "413.html", {})
+            return replay, (413, "errors/413.html", {})
         if exempt:
             return replay, None
         sent = _header(scope, "x-csrf-token")

@@ -5,33 +5,38 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
-from portal.web import auth, consent, demosite, export, my_receipts, mydata, pages, receipts, staff_ingest
+from portal.web import demosite
+from portal.web.common import mailed
+from portal.web.my import auth, consent, export, mydata, pages, receipts, verification
+from portal.web.staff import home as staff_home
+from portal.web.staff import ingest as staff_ingest
 from portal.web.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
 GET, POST, FORM = ["GET"], ["POST"], ["GET", "POST"]
+
 
 routes: list[BaseRoute] = [
     Route("/", pages.home, name="home", methods=GET),
     Route("/healthz", pages.healthz, name="healthz", methods=GET),
     Route("/register", auth.register, name="auth.register", methods=FORM),
     Route("/register/sent", auth.registered, name="auth.registered", methods=GET),
-    Route("/verify/{token}", auth.verify, name="auth.verify", methods=FORM),
-    Route("/login", auth.login, name="auth.login", methods=FORM),
+    mailed("auth.verify", auth.verify, FORM),
+    mailed("auth.login", auth.login, FORM),
     Route("/login/mfa", auth.mfa_step, name="auth.mfa", methods=FORM),
     Route("/logout", auth.logout, name="auth.logout", methods=POST),
-    Route("/password/forgot", auth.forgot, name="auth.forgot", methods=FORM),
-    Route("/password/reset/{token}", auth.reset, name="auth.reset", methods=FORM),
+    mailed("auth.forgot", auth.forgot, FORM),
+    mailed("auth.reset", auth.reset, FORM),
     Route("/account", auth.account_home, name="account.home", methods=GET),
     Route("/account/password", auth.change_password, name="account.password", methods=FORM),
-    Route("/staff", pages.staff_home, name="staff.home", methods=GET),
-    *receipts.ROUTES,
+    *verification.ROUTES,
     *export.ROUTES,
-    *staff_ingest.ROUTES,
     *mydata.ROUTES,
     *consent.ROUTES,
-    *my_receipts.ROUTES,
+    *receipts.ROUTES,
     *demosite.ROUTES,
+    Route("/staff", staff_home.home, name="staff.home", methods=GET),
+    *staff_ingest.ROUTES,
     Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
 ]
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from portal import __version__
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 HTMX_FILE = "htmx-2.0.11.min.js"
 
 

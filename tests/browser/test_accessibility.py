@@ -29,7 +29,7 @@ def test_public_pages(page, path: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_pages_with_errors_and_account_pages(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
-    from portal import accounts, passwords
+    from portal.accounts import accounts, passwords
 
     with live_server.store.ctx() as ctx:
         accounts._create(ctx, "jane@example.com", passwords.hash_password(STRONG_PASSWORD), "user", verified=True)  # noqa: SLF001

@@ -12,15 +12,15 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from portal import demo
+from portal.demo import seed
 from tests.browser.conftest import LiveServer, shot
 from tests.browser.test_accessibility import serious
 
 
 def test_demo_user_journey(page, live_server: LiveServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     store = live_server.store
-    demo.load(store.factory, store.settings, store.clock)
-    user = demo.DEMO_LOGINS[0]
+    seed.load(store.factory, store.settings, store.clock)
+    user = seed.DEMO_LOGINS[0]
 
     page.goto("/login")
     page.get_by_label("Email address").fill(user.email)

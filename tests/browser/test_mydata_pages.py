@@ -13,7 +13,7 @@ EMAIL = "lena@example.com"
 
 
 def _user_with_data(live_server: LiveServer) -> None:
-    from portal import accounts, passwords
+    from portal.accounts import accounts, passwords
 
     store = live_server.store
     with store.ctx() as ctx:

@@ -1,0 +1,1 @@
+"""Accounts: registration, passwords, sessions, sign-in, throttling, the second factor, re-auth."""

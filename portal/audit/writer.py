@@ -1,0 +1,148 @@
+"""The one audit writer: every state change appends exactly one entry in its own transaction.
+
+An entry's canonical bytes are the RFC 8785 (JCS) encoding of
+    {"v", "seq", "at", "actor", "action", "subject", "details_sha256", "prev"}
+`entry_hash` is the RFC 6962 leaf hash SHA-256(0x00 || canonical) and `prev` is the previous
+entry's hash, so the rows form a chain and the chain's links are exactly the leaves of the
+Merkle tree that checkpoints sign (see portal/merkle.py): one hash per entry serves both, which
+halves the verifier's hashing and lets a receipt be checked with one leaf hash. Personal data
+never enters those bytes: the subject is an HMAC pseudonym and the details live in
+`audit_detail`, hashed with a random salt so that blanking them at erasure leaves nothing to
+brute-force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+from sqlalchemy import select
+from sqlmodel import col
+
+from portal.audit.merkle import leaf_hash
+from portal.core.context import Ctx
+from portal.core.crypto import keyed_hash
+from portal.core.errors import AuditError
+from portal.core.store import lock_for_audit
+from portal.models import AuditDetail, AuditEntry
+
+GENESIS = "0" * 64
+FORMAT_VERSION = 1
+
+
+def subject_ref(secret: bytes, subject_id: int | None) -> str | None:
+    """Pseudonymous, stable reference to a subject; meaningless without the server secret."""
+    return None if subject_id is None else keyed_hash(secret, "audit-subject", str(subject_id))
+
+
+def format_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_entry(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str | None,
+    details_sha256: str,
+    prev: str,
+) -> bytes:
+    return rfc8785.dumps(
+        {
+            "v": FORMAT_VERSION,
+            "seq": seq,
+            "at": format_time(at),
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "details_sha256": details_sha256,
+            "prev": prev,
+        }
+    )
+
+
+def entry_hash_of(canonical: bytes) -> str:
+    return leaf_hash(canonical).hex()
+
+
+def details_digest(salt: bytes, details_json: bytes) -> str:
+    return hashlib.sha256(salt + details_json).hexdigest()
+
+
+def record(
+    ctx: Ctx,
+    action: str,
+    *,
+    subject_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry inside ctx's transaction; raise AuditError (and so roll back) on failure."""
+    session = ctx.session
+    try:
+        lock_for_audit(session)
+        last = session.execute(
+            select(col(AuditEntry.seq), col(AuditEntry.entry_hash))
+            .order_by(col(AuditEntry.seq).desc())
+            .limit(1)
+        ).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        details_json = rfc8785.dumps(details or {})
+        salt = secrets.token_bytes(16)
+        digest = details_digest(salt, details_json)
+        ref = subject_ref(ctx.settings.secret_key, subject_id)
+        at = ctx.now.astimezone(UTC)
+        canonical = canonical_entry(
+            seq=seq,
+            at=at,
+            actor=ctx.actor,
+            action=action,
+            subject=ref,
+            details_sha256=digest,
+            prev=prev,
+        )
+        entry = AuditEntry(
+            seq=seq,
+            at=at,
+            actor=ctx.actor,
+            action=action,
+            subject_ref=ref,
+            details_sha256=digest,
+            prev_hash=prev,
+            entry_hash=entry_hash_of(canonical),
+            canonical=canonical,
+        )
+        session.add(entry)
+        session.flush()
+        session.add(AuditDetail(seq=seq, salt=salt, details=details_json.decode()))
+        session.flush()
+    except AuditError:
+        raise
+    except Exception as exc:
+        raise AuditError(f"audit append failed: {exc.__class__.__name__}") from exc
+    return entry
+
+
+def details_of(ctx: Ctx, seq: int) -> dict[str, Any] | None:
+    row = ctx.session.get(AuditDetail, seq)
+    if row is None or row.details is None:
+        return None
+    loaded: dict[str, Any] = json.loads(row.details)
+    return loaded
+
+
+def entries_for_subject(ctx: Ctx, subject_id: int, limit: int = 100) -> list[AuditEntry]:
+    ref = subject_ref(ctx.settings.secret_key, subject_id)
+    return list(
+        ctx.session.scalars(
+            select(AuditEntry)
+            .where(col(AuditEntry.subject_ref) == ref)
+            .order_by(col(AuditEntry.seq).desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,1 @@
+"""The back-office: what support staff see and work on."""

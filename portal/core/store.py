@@ -1,0 +1,104 @@
+"""Engines and sessions for both stores; SQLite is tuned for safe concurrent writers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.core.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Every writer in the project takes this lock on PostgreSQL before appending to the audit chain.
+AUDIT_LOCK_ID = 0x706F7274  # "port"
+READ_ONLY_OPTION = "portal_read_only"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine whose connections are configured the way the portal needs them."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Taking the write lock up front avoids the deadlock-prone upgrade from a read
+        # transaction, which is what makes SQLite report "database is locked" under load.
+        # Long read-only work (exports) asks for a plain BEGIN: a WAL snapshot that blocks no writer.
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def check_engine(engine: Engine) -> None:
+    """Refuse to start on a store that is not configured safely."""
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name != "sqlite":
+                conn.execute(text("SELECT 1"))
+                return
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+    except Exception as exc:  # the driver's message is the useful part
+        raise ConfigError(f"cannot open the store: {exc.__class__.__name__}: {exc}") from exc
+    expected = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2}
+    for name, want in expected.items():
+        if str(pragmas[name]).lower() != str(want):
+            raise ConfigError(f"SQLite store has {name}={pragmas[name]}, expected {want}")
+    if int(pragmas["busy_timeout"] or 0) < 5000:
+        raise ConfigError(f"SQLite busy_timeout is {pragmas['busy_timeout']} ms, expected >= 5000")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    with factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction that sees one consistent state and holds no write lock (for exports)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        else:
+            conn = conn.execution_options(**{READ_ONLY_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+def lock_for_audit(session: Session) -> None:
+    """Serialize audit appends across processes (SQLite already holds the write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+
+
+def redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)

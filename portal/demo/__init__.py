@@ -1,0 +1,1 @@
+"""Demo mode: the demo accounts and data, and the simulated video site."""

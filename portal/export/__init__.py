@@ -1,0 +1,1 @@
+"""Download my data: the export lifecycle, the zip archive and the schema of its data.json."""

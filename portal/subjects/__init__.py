@@ -1,0 +1,2 @@
+"""Subjects and what the site holds about them: the identity graph, the cookie catalog, the personal-data
+registry, log browsing, consent, "This browser" and retention."""

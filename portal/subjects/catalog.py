@@ -1,0 +1,186 @@
+"""The cookie catalog in the store: seeded with the site policy's two cookies, editable by admins."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from portal import audit
+from portal.core.context import Ctx
+from portal.core.errors import NotFound, ValidationError
+from portal.models import CatalogCookie, UnclassifiedCookie
+from portal.subjects.cookies import DECODERS, PURPOSES, CookieCatalog, default_catalog
+from portal.subjects.cookies import CatalogCookie as Entry
+
+
+def _entry(row: CatalogCookie) -> Entry:
+    return Entry(
+        name=row.name,
+        purposes=tuple(row.purposes.split(",")),  # type: ignore[arg-type]
+        description=row.description,
+        lifetime_days=row.lifetime_days,
+        identifies_browser=row.identifies_browser,
+        decoder=row.decoder,
+    )
+
+
+def ensure_defaults(ctx: Ctx) -> None:
+    """Seed the catalog with the site's two policy cookies when it is empty."""
+    if ctx.session.scalar(select(col(CatalogCookie.id)).limit(1)) is not None:
+        return
+    for entry in default_catalog(ctx.settings.id_cookie, ctx.settings.pref_cookie).cookies:
+        ctx.session.add(
+            CatalogCookie(
+                name=entry.name,
+                purposes=",".join(entry.purposes),
+                description=entry.description,
+                lifetime_days=entry.lifetime_days,
+                identifies_browser=entry.identifies_browser,
+                decoder=entry.decoder,
+                updated_at=ctx.now,
+            )
+        )
+    ctx.session.flush()
+    audit.record(ctx, "catalog.seed", details={"cookies": [ctx.settings.id_cookie, ctx.settings.pref_cookie]})
+
+
+def load(ctx: Ctx) -> CookieCatalog:
+    """The catalog as ingest and the pages use it (seeding it first if needed)."""
+    ensure_defaults(ctx)
+    rows = ctx.session.scalars(select(CatalogCookie).order_by(CatalogCookie.name)).all()
+    return CookieCatalog(tuple(_entry(r) for r in rows))
+
+
+def entries(ctx: Ctx) -> list[CatalogCookie]:
+    ensure_defaults(ctx)
+    return list(ctx.session.scalars(select(CatalogCookie).order_by(CatalogCookie.name)))
+
+
+# ---- the back-office: unclassified cookies and editing the catalog ------------------------------
+
+# RFC 6265 cookie-name token: what a browser can actually send as a name.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")
+MAX_DESCRIPTION = 2000
+
+
+@dataclass(frozen=True)
+class CookieForm:
+    """What an admin typed into the add/edit form, unvalidated."""
+
+    name: str
+    purposes: tuple[str, ...]
+    description: str
+    lifetime_days: str
+    identifies_browser: bool
+    decoder: str
+
+
+def check(form: CookieForm, *, adding: bool) -> dict[str, str]:
+    """Field → message for everything wrong with the form (empty when it can be saved)."""
+    errors: dict[str, str] = {}
+    if adding and not _TOKEN.fullmatch(form.name):
+        errors["name"] = "A cookie name is 1 to 128 letters, digits or !#$%&'*+-.^_`|~ (no spaces)."
+    if not form.purposes or any(p not in PURPOSES for p in form.purposes):
+        errors["purposes"] = "Choose at least one purpose."
+    if not form.description.strip():
+        errors["description"] = "Describe in plain words what the cookie is for; people read this."
+    elif len(form.description) > MAX_DESCRIPTION:
+        errors["description"] = f"Keep the description under {MAX_DESCRIPTION} characters."
+    lifetime = form.lifetime_days.strip()
+    if lifetime and not (lifetime.isdigit() and int(lifetime) <= 36500):
+        errors["lifetime_days"] = "Enter a whole number of days from 0 to 36500, or leave it empty."
+    if form.decoder and form.decoder not in DECODERS:
+        errors["decoder"] = "Choose a decoder from the list."
+    return errors
+
+
+def _snapshot(row: CatalogCookie) -> dict[str, Any]:
+    return {
+        "purposes": row.purposes,
+        "description": row.description,
+        "lifetime_days": row.lifetime_days,
+        "identifies_browser": row.identifies_browser,
+        "decoder": row.decoder,
+    }
+
+
+def get(ctx: Ctx, cookie_id: int) -> CatalogCookie:
+    row = ctx.session.get(CatalogCookie, cookie_id)
+    if row is None:
+        raise NotFound("no such catalog cookie")
+    return row
+
+
+def save(ctx: Ctx, form: CookieForm, cookie_id: int | None = None) -> CatalogCookie | None:
+    """Add (cookie_id None) or edit one entry, audited as `catalog.update`; None when nothing changed.
+
+    The name of an existing entry is fixed: identifiers and log records are keyed by it.
+    """
+    errors = check(form, adding=cookie_id is None)
+    if errors:
+        field, message = next(iter(errors.items()))
+        raise ValidationError(message, field)
+    ensure_defaults(ctx)
+    values: dict[str, Any] = {
+        # Stored in the catalog's own order, so an edit that only reorders ticks changes nothing.
+        "purposes": ",".join(p for p in PURPOSES if p in form.purposes),
+        "description": form.description.strip(),
+        "lifetime_days": int(form.lifetime_days) if form.lifetime_days.strip() else None,
+        "identifies_browser": form.identifies_browser,
+        "decoder": form.decoder or None,
+    }
+    if cookie_id is None:
+        taken = select(col(CatalogCookie.id)).where(col(CatalogCookie.name) == form.name)
+        if ctx.session.scalar(taken) is not None:
+            raise ValidationError("That cookie is already in the catalog; edit it instead.", "name")
+        row, before = CatalogCookie(name=form.name, updated_at=ctx.now, **values), None
+        ctx.session.add(row)
+    else:
+        row = get(ctx, cookie_id)
+        before = _snapshot(row)
+        if before == values:
+            return None
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = ctx.now
+    ctx.session.flush()
+    audit.record(
+        ctx,
+        "catalog.update",
+        details={
+            "name": row.name,
+            "change": "add" if before is None else "edit",
+            "before": before,
+            "after": values,
+        },
+    )
+    return row
+
+
+@dataclass(frozen=True)
+class SeenCookie:
+    name: str
+    seen: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def unclassified(ctx: Ctx, limit: int = 500) -> list[SeenCookie]:
+    """Names seen in logs that the catalog does not list, most seen first (their values never exist)."""
+    rows = ctx.session.execute(
+        select(
+            col(UnclassifiedCookie.name),
+            col(UnclassifiedCookie.seen),
+            col(UnclassifiedCookie.first_seen),
+            col(UnclassifiedCookie.last_seen),
+        )
+        .where(col(UnclassifiedCookie.name).not_in(select(col(CatalogCookie.name))))
+        .order_by(col(UnclassifiedCookie.seen).desc(), col(UnclassifiedCookie.name))
+        .limit(limit)
+    ).all()
+    return [SeenCookie(*row) for row in rows]

@@ -1,0 +1,275 @@
+"""What the site holds about one subject, for the person it is about: an overview per category,
+the cookie values tied to them and their search preferences, each deletable.
+
+Every function takes the subject explicitly, so "My data" (the logged-in account's subject) and
+"This browser" (the subject of the cookies a browser presents) share the same code. An id that
+belongs to another subject is answered exactly like a missing one, and the attempt is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlmodel import col
+
+from portal import audit
+from portal.core.context import Ctx
+from portal.models import Identifier, LogRecord, PromoEmail, SearchPreference
+from portal.subjects import catalog, identity, registry
+from portal.subjects.cookies import CookieCatalog
+from portal.subjects.useragents import describe_user_agent
+
+MASK_CHARS = 4
+
+
+# The categories shown, in order; their descriptions live in portal.subjectdata (one place for
+# the overview, export and erasure).
+OVERVIEW_KEYS = ("identifiers", "search_preferences", "log_records", "promo_emails")
+
+
+@dataclass(frozen=True)
+class Summary:
+    category: registry.Category
+    retention: str
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    purge_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CookieView:
+    id: int
+    name: str
+    purposes: tuple[str, ...]
+    description: str
+    shown_value: str
+    terms: list[str] | None  # decoded search terms, for the search-preference cookie
+    set_at: datetime | None
+    expires_at: datetime | None
+    first_seen: datetime
+    last_seen: datetime
+    browser: str
+    current: bool  # the request presents this very value: the browser in use now
+
+
+@dataclass(frozen=True)
+class PreferenceView:
+    id: int
+    term: str
+    source: str
+    first_seen: datetime
+    last_seen: datetime
+    times: int
+
+
+def presented_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
+    """The catalogued cookies among those a request carries (the portal may share the site's domain)."""
+    known = catalog.load(ctx)
+    return {name: value for name, value in cookies.items() if name in known and value}
+
+
+def claim(ctx: Ctx, subject_id: int, cookies: Mapping[str, str]) -> int:
+    """Link this browser's anonymous cookie data to the logged-in subject; how many were new."""
+    return identity.claim_browser(ctx, subject_id, presented_cookies(ctx, cookies).items())
+
+
+# -- overview -----------------------------------------------------------------------------
+
+
+def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
+    """Per category: how many, first and last seen, and when portal.retention deletes the oldest."""
+    s = ctx.session
+    days = timedelta(days=ctx.settings.log_retention_days)
+    idents = s.execute(
+        select(
+            col(Identifier.kind),
+            col(Identifier.first_seen),
+            col(Identifier.last_seen),
+            col(Identifier.expires_at),
+        ).where(col(Identifier.subject_id) == subject_id)
+    ).all()
+    # Retention deletes a cookie record once it is both unseen for the retention period and expired.
+    purges = [max(r.last_seen + days, r.expires_at or r.last_seen) for r in idents if r.kind == "cookie"]
+    stats = {
+        "identifiers": (
+            len(idents),
+            min((r.first_seen for r in idents), default=None),
+            max((r.last_seen for r in idents), default=None),
+            min(purges, default=None),
+        ),
+    }
+    # Counting is fine here (one index range per table); the log list itself never counts.
+    for key, table, first, last, purged in (
+        (
+            "search_preferences",
+            SearchPreference,
+            SearchPreference.first_seen,
+            SearchPreference.last_seen,
+            True,
+        ),
+        ("log_records", LogRecord, LogRecord.at, LogRecord.at, True),
+        ("promo_emails", PromoEmail, PromoEmail.at, PromoEmail.at, False),
+    ):
+        # Retention deletes search preferences by last sighting and log records by time.
+        count, lo, hi, oldest = s.execute(
+            select(func.count(), func.min(first), func.max(last), func.min(last)).where(
+                col(table.subject_id) == subject_id
+            )
+        ).one()
+        stats[key] = (count, lo, hi, oldest + days if purged and oldest is not None else None)
+    out = []
+    for key in OVERVIEW_KEYS:
+        category = registry.by_key(key)
+        count, lo, hi, purge_at = stats[key]  # type: ignore[assignment]
+        out.append(Summary(category, category.retention_text(ctx.settings), count, lo, hi, purge_at))
+    return out
+
+
+# -- cookies ------------------------------------------------------------------------------
+
+
+def _cookie_view(row: Identifier, known: CookieCatalog, presented: Mapping[str, str], ctx: Ctx) -> CookieView:
+    entry = known.get(row.name)
+    terms = entry.decode(row.value) if entry else None
+    identifies = entry is None or entry.identifies_browser
+    # A value that identifies a browser is a credential of sorts: show just enough to recognise it.
+    shown = row.value[:MASK_CHARS] + "…" if identifies and len(row.value) > MASK_CHARS else row.value
+    value = presented.get(row.name)
+    current = value is not None and identity.value_hash(ctx, "cookie", row.name, value) == row.value_hash
+    return CookieView(
+        id=row.id,  # type: ignore[arg-type]
+        name=row.name,
+        purposes=entry.purposes if entry else (),
+        description=entry.description if entry else "Not in the site's cookie catalog.",
+        shown_value=shown,
+        terms=terms,
+        set_at=row.set_at,
+        expires_at=row.expires_at,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        browser=describe_user_agent(row.last_user_agent),
+        current=current,
+    )
+
+
+def cookies(ctx: Ctx, subject_id: int, presented: Mapping[str, str]) -> list[CookieView]:
+    known = catalog.load(ctx)
+    rows = ctx.session.scalars(
+        select(Identifier)
+        .where(col(Identifier.subject_id) == subject_id, col(Identifier.kind) == "cookie")
+        .order_by(col(Identifier.last_seen).desc(), col(Identifier.id).desc())
+    ).all()
+    return [_cookie_view(r, known, presented, ctx) for r in rows]
+
+
+def _denied(ctx: Ctx, subject_id: int, what: str, item_id: int) -> None:
+    audit.record(ctx, "access.denied", subject_id=subject_id, details={"what": what, "id": item_id})
+
+
+def _own_cookie(ctx: Ctx, subject_id: int, cookie_id: int) -> Identifier | None:
+    row = ctx.session.get(Identifier, cookie_id)
+    if row is None or row.kind != "cookie":
+        return None
+    if row.subject_id != subject_id:
+        _denied(ctx, subject_id, "cookie", cookie_id)
+        return None
+    return row
+
+
+def cookie(ctx: Ctx, subject_id: int, cookie_id: int, presented: Mapping[str, str]) -> CookieView | None:
+    """One of the subject's cookie records; None for a missing id and for anyone else's."""
+    row = _own_cookie(ctx, subject_id, cookie_id)
+    return None if row is None else _cookie_view(row, catalog.load(ctx), presented, ctx)
+
+
+def delete_cookie(ctx: Ctx, subject_id: int, cookie_id: int) -> int | None:
+    """Delete one of the subject's cookie records; the audit entry's seq (the receipt), or None."""
+    row = _own_cookie(ctx, subject_id, cookie_id)
+    if row is None:
+        return None
+    ctx.session.delete(row)
+    ctx.session.flush()
+    entry = audit.record(
+        ctx, "cookie.delete", subject_id=subject_id, details={"id": cookie_id, "name": row.name}
+    )
+    return entry.seq
+
+
+def delete_cookies(ctx: Ctx, subject_id: int) -> tuple[int, int | None]:
+    result = ctx.session.execute(
+        delete(Identifier).where(col(Identifier.subject_id) == subject_id, col(Identifier.kind) == "cookie")
+    )
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if not count:
+        return 0, None
+    return count, audit.record(ctx, "cookie.delete_all", subject_id=subject_id, details={"count": count}).seq
+
+
+# -- search preferences -------------------------------------------------------------------
+
+
+def _source(source: str, engine: str) -> str:
+    if source == "cookie":
+        return "Search-preference cookie"
+    return f"Search engine: {engine}" if engine else "Search engine"
+
+
+def _pref_view(row: SearchPreference) -> PreferenceView:
+    return PreferenceView(
+        id=row.id,  # type: ignore[arg-type]
+        term=row.term,
+        source=_source(row.source, row.engine),
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        times=row.times,
+    )
+
+
+def search_preferences(ctx: Ctx, subject_id: int) -> list[PreferenceView]:
+    rows = ctx.session.scalars(
+        select(SearchPreference)
+        .where(col(SearchPreference.subject_id) == subject_id)
+        .order_by(col(SearchPreference.last_seen).desc(), col(SearchPreference.id).desc())
+    ).all()
+    return [_pref_view(r) for r in rows]
+
+
+def _own_preference(ctx: Ctx, subject_id: int, pref_id: int) -> SearchPreference | None:
+    row = ctx.session.get(SearchPreference, pref_id)
+    if row is None:
+        return None
+    if row.subject_id != subject_id:
+        _denied(ctx, subject_id, "search_preference", pref_id)
+        return None
+    return row
+
+
+def search_preference(ctx: Ctx, subject_id: int, pref_id: int) -> PreferenceView | None:
+    row = _own_preference(ctx, subject_id, pref_id)
+    return None if row is None else _pref_view(row)
+
+
+def delete_search_preference(ctx: Ctx, subject_id: int, pref_id: int) -> int | None:
+    """Delete one of the subject's search preferences; the audit entry's seq, or None."""
+    row = _own_preference(ctx, subject_id, pref_id)
+    if row is None:
+        return None
+    ctx.session.delete(row)
+    ctx.session.flush()
+    entry = audit.record(ctx, "search_preference.delete", subject_id=subject_id, details={"id": pref_id})
+    return entry.seq
+
+
+def delete_search_preferences(ctx: Ctx, subject_id: int) -> tuple[int, int | None]:
+    result = ctx.session.execute(
+        delete(SearchPreference).where(col(SearchPreference.subject_id) == subject_id)
+    )
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if not count:
+        return 0, None
+    entry = audit.record(ctx, "search_preference.delete_all", subject_id=subject_id, details={"count": count})
+    return count, entry.seq

@@ -1,0 +1,208 @@
+"""Browsing one subject's log records: filters, keyset pages and a per-day activity count.
+
+Pages are keyset pages on (at, id) descending, read through ix_log_record_subject_at, so the
+first page costs the same for a subject with ten records as for one with a hundred thousand:
+no OFFSET and no COUNT(*) on the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, cast, func, or_, select, tuple_
+from sqlmodel import col
+
+from portal.core.context import Ctx
+from portal.models import LogRecord
+from portal.subjects.useragents import describe_user_agent
+
+PAGE_SIZE = 50
+CHART_DAYS = 30
+MAX_CHART_DAYS = 366
+MAX_TEXT = 200
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    start: date | None = None
+    end: date | None = None  # inclusive, in the person's time zone
+    text: str = ""
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        """The date range as UTC instants: [start 00:00, the day after end 00:00) in local time."""
+        lo = datetime.combine(self.start, time(), self.tz).astimezone(UTC) if self.start else None
+        hi = (
+            datetime.combine(self.end + timedelta(days=1), time(), self.tz).astimezone(UTC)
+            if self.end
+            else None
+        )
+        return lo, hi
+
+    def params(self) -> dict[str, str]:
+        """The filter as query parameters, for links to the next page."""
+        out = {
+            "from": self.start.isoformat() if self.start else "",
+            "to": self.end.isoformat() if self.end else "",
+        }
+        out["q"] = self.text
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    at: datetime
+    id: int
+
+    def encode(self) -> str:
+        micros = (self.at - EPOCH) // timedelta(microseconds=1)
+        return f"{micros}.{self.id}"
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Cursor | None:
+        """None for a missing or malformed cursor: that simply means the first page."""
+        if not raw or len(raw) > 40:
+            return None
+        micros, _, ident = raw.partition(".")
+        try:
+            return cls(EPOCH + timedelta(microseconds=int(micros)), int(ident))
+        except (ValueError, OverflowError):
+            return None
+
+
+@dataclass(frozen=True)
+class LogRow:
+    id: int
+    at: datetime
+    method: str | None
+    path: str | None
+    status: int
+    referrer_domain: str | None
+    browser: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class LogPage:
+    rows: list[LogRow]
+    next: Cursor | None
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    count: int
+
+
+@dataclass(frozen=True)
+class Activity:
+    days: list[DayCount]  # every day of the window, oldest first, zeros included
+    total: int
+    busiest: DayCount | None
+
+
+def parse_filter(
+    raw_start: str, raw_end: str, raw_text: str, tz: ZoneInfo
+) -> tuple[LogFilter, dict[str, str]]:
+    """The filter from query parameters, and an error per field a person got wrong."""
+    errors: dict[str, str] = {}
+
+    def day(name: str, raw: str) -> date | None:
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            errors[name] = "Enter a date like 2024-03-31."
+            return None
+
+    start, end = day("from", raw_start.strip()), day("to", raw_end.strip())
+    if start and end and start > end:
+        errors["to"] = "The end date must not be before the start date."
+        end = None
+    return LogFilter(start, end, " ".join(raw_text.split())[:MAX_TEXT], tz), errors
+
+
+def _where(subject_id: int, filt: LogFilter) -> list[Any]:
+    clauses: list[Any] = [LogRecord.subject_id == subject_id]
+    lo, hi = filt.bounds()
+    if lo is not None:
+        clauses.append(LogRecord.at >= lo)
+    if hi is not None:
+        clauses.append(LogRecord.at < hi)
+    if filt.text:
+        needle = filt.text.lower()
+        clauses.append(
+            or_(
+                func.lower(LogRecord.path).contains(needle, autoescape=True),
+                func.lower(LogRecord.referrer).contains(needle, autoescape=True),
+            )
+        )
+    return clauses
+
+
+def page(ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit: int = PAGE_SIZE) -> LogPage:
+    """One page of the subject's records, newest first, strictly older than `after`."""
+    clauses = _where(subject_id, filt)
+    if after is not None:
+        # A row-value comparison lets both stores walk the (subject_id, at, id) index backwards.
+        clauses.append(tuple_(LogRecord.at, LogRecord.id) < tuple_(after.at, after.id))
+    stmt = (
+        select(
+            col(LogRecord.id), col(LogRecord.at), col(LogRecord.method), col(LogRecord.path),
+            col(LogRecord.status), col(LogRecord.referrer_domain), col(LogRecord.user_agent),
+            col(LogRecord.ip),
+        )
+        .where(*clauses)
+        .order_by(col(LogRecord.at).desc(), col(LogRecord.id).desc())
+        .limit(limit + 1)  # one more than shown tells whether there is a next page
+    )  # fmt: skip
+    found = ctx.session.execute(stmt).all()
+    rows = [
+        LogRow(
+            r.id, r.at, r.method, r.path, r.status, r.referrer_domain, describe_user_agent(r.user_agent), r.ip
+        )
+        for r in found[:limit]
+    ]
+    more = len(found) > limit
+    return LogPage(rows, Cursor(rows[-1].at, rows[-1].id) if more and rows else None)
+
+
+def activity(ctx: Ctx, subject_id: int, filt: LogFilter) -> Activity:
+    """Requests per local day over the filter's range (default: the last 30 days)."""
+    today = ctx.now.astimezone(filt.tz).date()
+    end = min(filt.end or today, today)
+    start = filt.start or end - timedelta(days=CHART_DAYS - 1)
+    start = max(start, end - timedelta(days=MAX_CHART_DAYS - 1))
+    window = LogFilter(start, end, filt.text, filt.tz)
+    counts: dict[date, int] = {}
+    for day, count in _grouped(ctx, subject_id, window):
+        counts[day] = counts.get(day, 0) + count
+    days = [DayCount(d, counts.get(d, 0)) for d in _each_day(start, end)]
+    busiest = max(days, key=lambda d: d.count, default=None)
+    return Activity(days, sum(d.count for d in days), busiest if busiest and busiest.count else None)
+
+
+def _grouped(ctx: Ctx, subject_id: int, window: LogFilter) -> list[tuple[date, int]]:
+    clauses = _where(subject_id, window)
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        local_day = cast(func.timezone(window.tz.key, LogRecord.at), Date)
+        stmt = select(local_day, func.count()).where(*clauses).group_by(local_day)
+        return [(d, n) for d, n in ctx.session.execute(stmt).all()]
+    # SQLite knows no time zones: count per UTC hour (stored text "YYYY-MM-DD HH:…"), then move
+    # each hour to the person's day in Python. Exact for every zone whose offset is whole hours.
+    hour = func.substr(LogRecord.at, 1, 13)
+    stmt = select(hour, func.count()).where(*clauses).group_by(hour)
+    out = []
+    for key, n in ctx.session.execute(stmt).all():
+        start = datetime.strptime(str(key), "%Y-%m-%d %H").replace(tzinfo=UTC)
+        out.append((start.astimezone(window.tz).date(), n))
+    return out
+
+
+def _each_day(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]

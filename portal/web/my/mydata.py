@@ -1,0 +1,327 @@
+"""The "My data" pages (the logged-in account's subject) and "This browser" (its cookies' subject).
+
+Handlers never take a subject id from the request: it is the account's, or the one the presented
+cookies resolve to. Ids of rows in URLs are checked against that subject by the services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal.core.context import Ctx
+from portal.subjects import holdings, logbrowse, thisbrowser
+from portal.web.charts import activity_chart
+from portal.web.common import call, current, login_required, not_found, redirect, render
+from portal.web.flash import flash
+
+GET, FORM = ["GET"], ["GET", "POST"]
+UTC = ZoneInfo("UTC")
+ACTIVITY = {"my.logs": "my.activity", "browser.logs": "browser.activity"}
+def _me(request: Request) -> tuple[int, ZoneInfo]:
+    """The logged-in account's subject and time zone; only verified accounts have data pages."""
+    account = current(request).account
+    if account is None or account.email_verified_at is None:
+        raise not_found()
+    try:
+        tz = ZoneInfo(account.time_zone or "UTC")
+    except (ValueError, KeyError):  # an unknown zone name must not break the page
+        tz = UTC
+    return account.subject_id, tz
+
+
+def _page(request: Request, template: str, active: str, tz: ZoneInfo, **context: Any) -> Response:
+    # `my_nav` tells the templates shared with "This browser" that this is a My data page.
+    return render(request, template, {"my_nav": True, "tz": tz, **context})
+
+
+def _cookies(request: Request) -> dict[str, str]:
+    return dict(request.cookies)
+
+
+# -- My data: overview, cookies, search preferences ----------------------------------------
+
+
+@login_required
+async def overview(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    cookies = _cookies(request)
+
+    def load(ctx: Ctx) -> tuple[int, list[holdings.Summary]]:
+        return holdings.claim(ctx, subject_id, cookies), holdings.overview(ctx, subject_id)
+
+    linked, summaries = await call(request, lambda ctx: load(ctx))
+    return _page(request, "my/overview.html", "my.overview", tz, summaries=summaries, linked=linked)
+
+
+@login_required
+async def cookies(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    presented = _cookies(request)
+
+    def load(ctx: Ctx) -> tuple[int, list[holdings.CookieView]]:
+        return holdings.claim(ctx, subject_id, presented), holdings.cookies(ctx, subject_id, presented)
+
+    linked, items = await call(request, lambda ctx: load(ctx))
+    return _page(request, "my/cookies.html", "my.cookies", tz, cookies=items, linked=linked)
+
+
+@login_required
+async def delete_cookie(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    cookie_id: int = request.path_params["id"]
+    if request.method == "GET":
+        item = await call(request, holdings.cookie, subject_id, cookie_id, _cookies(request))
+        if item is None:
+            raise not_found()
+        message = f"The record of the {item.name} cookie ({item.shown_value}) will be deleted."
+        return _confirm(
+            request, tz, "my.cookies", "Delete this cookie record?", message, "Delete cookie record"
+        )
+    seq = await call(request, holdings.delete_cookie, subject_id, cookie_id)
+    if seq is None:
+        raise not_found()
+    flash(request, "The cookie record was deleted.", "success", receipt=seq)
+    return redirect(request, "my.cookies")
+
+
+@login_required
+async def delete_cookies(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    if request.method == "GET":
+        message = "Every cookie value tied to you will be deleted from the portal's records."
+        return _confirm(
+            request, tz, "my.cookies", "Delete every cookie record?", message, "Delete all cookie records"
+        )
+    count, seq = await call(request, holdings.delete_cookies, subject_id)
+    flash(request, f"{count} cookie record(s) deleted.", "success", **({"receipt": seq} if seq else {}))
+    return redirect(request, "my.cookies")
+
+
+@login_required
+async def search(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    items = await call(request, holdings.search_preferences, subject_id)
+    return _page(request, "my/search.html", "my.search", tz, preferences=items)
+
+
+@login_required
+async def delete_preference(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    pref_id: int = request.path_params["id"]
+    if request.method == "GET":
+        item = await call(request, holdings.search_preference, subject_id, pref_id)
+        if item is None:
+            raise not_found()
+        message = f"The search term “{item.term}” will be deleted."
+        return _confirm(
+            request, tz, "my.search", "Delete this search preference?", message, "Delete search preference"
+        )
+    seq = await call(request, holdings.delete_search_preference, subject_id, pref_id)
+    if seq is None:
+        raise not_found()
+    flash(request, "The search preference was deleted.", "success", receipt=seq)
+    return redirect(request, "my.search")
+
+
+@login_required
+async def delete_preferences(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    if request.method == "GET":
+        message = "Every search term recorded about you will be deleted."
+        title = "Delete every search preference?"
+        return _confirm(request, tz, "my.search", title, message, "Delete all search preferences")
+    count, seq = await call(request, holdings.delete_search_preferences, subject_id)
+    flash(request, f"{count} search preference(s) deleted.", "success", **({"receipt": seq} if seq else {}))
+    return redirect(request, "my.search")
+
+
+def _confirm(request: Request, tz: ZoneInfo, back: str, title: str, message: str, button: str) -> Response:
+    """A confirmation page whose form posts back to the URL that showed it."""
+    context = {"title": title, "message": message, "button": button, "action": request.url.path}
+    return _page(request, "my/confirm.html", back, tz, back=request.url_for(back).path, **context)
+
+
+# -- log records (shared by My data and This browser) --------------------------------------
+
+
+async def _logs(request: Request, subject_id: int, tz: ZoneInfo, route: str, **context: Any) -> Response:
+    q = request.query_params
+    filt, errors = logbrowse.parse_filter(q.get("from", ""), q.get("to", ""), q.get("q", ""), tz)
+    after = logbrowse.Cursor.decode(q.get("after"))
+    fragment = bool(request.headers.get("hx-request")) and after is not None
+    found = await call(request, logbrowse.page, subject_id, filt, after)
+    base = request.url_for(route).path
+    next_url = None
+    if found.next is not None:
+        next_url = f"{base}?{urlencode({**filt.params(), 'after': found.next.encode()})}"
+    # The chart has its own URL: counting per day grows with the records, the first page must not.
+    chart_url = request.url_for(ACTIVITY[route]).path
+    if filt.params():
+        chart_url += "?" + urlencode(filt.params())
+    page_context = {
+        "logs": found, "filt": filt, "errors": errors, "next_url": next_url, "base_url": base,
+        "paged": after is not None, "fragment": fragment, "logs_route": route, "chart_url": chart_url,
+        **context,
+    }  # fmt: skip
+    if fragment:
+        response = _fragment(request, "my/logs.html", ["log_rows", "log_more"], {"tz": tz, **page_context})
+    elif route == "my.logs":
+        response = _page(request, "my/logs.html", route, tz, **page_context)
+    else:
+        response = render(request, "my/logs.html", {"tz": tz, **page_context})
+    # The same URL answers with a page or a fragment: caches must keep them apart.
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+async def _activity(request: Request, subject_id: int, tz: ZoneInfo, route: str, **context: Any) -> Response:
+    """Requests per day: a fragment the logs page loads after itself, or a page of its own without JS."""
+    q = request.query_params
+    filt, _ = logbrowse.parse_filter(q.get("from", ""), q.get("to", ""), q.get("q", ""), tz)
+    activity = await call(request, logbrowse.activity, subject_id, filt)
+    page_context = {"chart": activity_chart(activity, tz), "logs_url": request.url_for(route).path}
+    if request.headers.get("hx-request"):
+        response = _fragment(request, "my/activity.html", ["activity"], {"tz": tz, **page_context, **context})
+    elif route == "my.logs":
+        response = _page(request, "my/activity.html", route, tz, **page_context, **context)
+    else:
+        response = render(request, "my/activity.html", {"tz": tz, **page_context, **context})
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _fragment(request: Request, template: str, blocks: list[str], context: dict[str, Any]) -> Response:
+    templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(request, template, context, block_names=blocks)
+    return response
+
+
+@login_required
+async def logs(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    return await _logs(request, subject_id, tz, "my.logs", heading="My log records")
+
+
+@login_required
+async def activity(request: Request) -> Response:
+    subject_id, tz = _me(request)
+    return await _activity(request, subject_id, tz, "my.logs", heading="My activity per day")
+
+
+# -- This browser ---------------------------------------------------------------------------
+
+
+async def _browser(request: Request) -> thisbrowser.Resolved:
+    return await call(request, thisbrowser.resolve, _cookies(request))
+
+
+async def browser_home(request: Request) -> Response:
+    cookies_ = _cookies(request)
+
+    def load(ctx: Ctx) -> dict[str, Any]:
+        found = thisbrowser.resolve(ctx, cookies_)
+        if found.state != "browser" or found.subject_id is None:
+            return {"found": found}
+        return {
+            "found": found,
+            "cookies": holdings.cookies(ctx, found.subject_id, cookies_),
+            "preferences": holdings.search_preferences(ctx, found.subject_id),
+            "logs": logbrowse.page(ctx, found.subject_id, logbrowse.LogFilter(), None, limit=10),
+        }
+
+    context = await call(request, lambda ctx: load(ctx))
+    return render(request, "my/browser.html", {"tz": UTC, **context})
+
+
+async def browser_logs(request: Request) -> Response:
+    found = await _browser(request)
+    if found.state != "browser" or found.subject_id is None:
+        return redirect(request, "browser.home")
+    return await _logs(request, found.subject_id, UTC, "browser.logs", heading="This browser's log records")
+
+
+async def browser_activity(request: Request) -> Response:
+    found = await _browser(request)
+    if found.state != "browser" or found.subject_id is None:
+        return redirect(request, "browser.home")
+    return await _activity(
+        request, found.subject_id, UTC, "browser.logs", heading="This browser's activity per day"
+    )
+
+
+async def browser_personalization(request: Request) -> Response:
+    found = await _browser(request)
+    if found.state != "browser" or found.subject_id is None:
+        return redirect(request, "browser.home")
+    if request.method == "GET":
+        message = (
+            "The site will stop tailoring content to this browser, and every search term recorded "
+            "about it will be deleted."
+        )
+        title = "Switch off personalised content for this browser?"
+        return _browser_confirm(request, title, message, "Switch off personalised content")
+    forgotten, seq = await call(request, thisbrowser.revoke_personalization, found.subject_id)
+    message = f"Personalised content is off for this browser; {forgotten} search term(s) deleted."
+    flash(request, message, "success", **({"receipt": seq} if seq else {}))
+    response = redirect(request, "browser.home")
+    _clear_pref_cookie(request, response)
+    return response
+
+
+async def browser_delete(request: Request) -> Response:
+    found = await _browser(request)
+    if found.state != "browser" or found.subject_id is None:
+        return redirect(request, "browser.home")
+    if request.method == "GET":
+        message = (
+            "Its log records, search preferences and cookie records will be deleted. "
+            "Your choices (such as personalised content off) are kept."
+        )
+        return _browser_confirm(
+            request, "Delete this browser's records?", message, "Delete this browser's records"
+        )
+    seq = await call(request, thisbrowser.delete_records, found.subject_id)
+    flash(request, "This browser's records were deleted.", "success", receipt=seq)
+    return redirect(request, "browser.home")
+
+
+def _browser_confirm(request: Request, title: str, message: str, button: str) -> Response:
+    context = {"title": title, "message": message, "button": button, "action": request.url.path}
+    return render(request, "my/confirm.html", {"back": request.url_for("browser.home").path, **context})
+
+
+def _clear_pref_cookie(request: Request, response: Response) -> None:
+    """Only when the portal shares the site's cookie domain can it remove the site's cookie."""
+    settings = request.app.state.settings
+    if settings.cookie_domain and settings.pref_cookie in request.cookies:
+        response.delete_cookie(
+            settings.pref_cookie,
+            path="/",
+            domain=settings.cookie_domain,
+            secure=settings.https,
+            samesite="lax",
+        )
+
+
+ROUTES = [
+    Route("/my", overview, name="my.overview", methods=GET),
+    Route("/my/cookies", cookies, name="my.cookies", methods=GET),
+    Route("/my/cookies/delete", delete_cookies, name="my.cookies.delete_all", methods=FORM),
+    Route("/my/cookies/{id:int}/delete", delete_cookie, name="my.cookies.delete", methods=FORM),
+    Route("/my/search", search, name="my.search", methods=GET),
+    Route("/my/search/delete", delete_preferences, name="my.search.delete_all", methods=FORM),
+    Route("/my/search/{id:int}/delete", delete_preference, name="my.search.delete", methods=FORM),
+    Route("/my/logs", logs, name="my.logs", methods=GET),
+    Route("/my/logs/activity", activity, name="my.activity", methods=GET),
+    Route("/browser", browser_home, name="browser.home", methods=GET),
+    Route("/browser/logs", browser_logs, name="browser.logs", methods=GET),
+    Route("/browser/logs/activity", browser_activity, name="browser.activity", methods=GET),
+    Route("/browser/personalization", browser_personalization, name="browser.personalization", methods=FORM),
+    Route("/browser/delete", browser_delete, name="browser.delete", methods=FORM),
+]

@@ -1,0 +1,60 @@
+"""Public pages for receipts: the audit key, and a form that checks a receipt."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from portal.audit.checkpoints import key_id, load_or_create_key, public_pem
+from portal.audit.receipts import verify_receipt
+from portal.web.common import field, form, render
+
+MAX_RECEIPT = 64 * 1024
+
+
+async def audit_key(request: Request) -> Response:
+    """The public key that signs checkpoints, as PEM; its id follows the block and is in a header."""
+    public = load_or_create_key(request.app.state.settings.audit_key_path).public_key()
+    kid = key_id(public)
+    return PlainTextResponse(
+        public_pem(public) + f"key-id: {kid}\n",
+        headers={"X-Portal-Audit-Key-Id": kid, "Cache-Control": "public, max-age=3600"},
+    )
+
+
+async def verify_page(request: Request) -> Response:
+    context: dict[str, Any] = {"receipt": "", "errors": {}, "result": None}
+    if request.method == "POST":
+        data = await form(request)
+        text = field(data, "receipt", limit=MAX_RECEIPT)
+        upload = data.get("receipt_file")
+        if isinstance(upload, UploadFile) and upload.filename:
+            text = (await upload.read(MAX_RECEIPT + 1)).decode("utf-8", "replace")
+        context["receipt"] = text[:MAX_RECEIPT]
+        context.update(_check(request, text))
+    return render(request, "public/receipts_verify.html", context, status_code=200)
+
+
+def _check(request: Request, text: str) -> dict[str, Any]:
+    if not text.strip():
+        return {"errors": {"receipt": "Paste a receipt or choose a receipt file."}}
+    if len(text) > MAX_RECEIPT:
+        return {"errors": {"receipt": "That is too large to be a receipt."}}
+    try:
+        receipt = json.loads(text)
+    except ValueError:
+        return {"errors": {"receipt": "That is not a receipt: it is not valid JSON."}}
+    public = load_or_create_key(request.app.state.settings.audit_key_path).public_key()
+    ok, reason = verify_receipt(receipt, public)
+    return {"result": {"ok": ok, "reason": reason, "key_id": key_id(public)}}
+
+
+ROUTES = [
+    Route("/.well-known/portal-audit-key", audit_key, name="receipts.key", methods=["GET"]),
+    Route("/receipts/verify", verify_page, name="receipts.verify", methods=["GET", "POST"]),
+]

@@ -1,0 +1,1 @@
+"""Back-office pages (staff only, second factor required)."""
