@@ -19,7 +19,7 @@ from portal.accounts.sessions import Current
 from portal.core.context import Ctx
 from portal.core.errors import ValidationError
 from portal.export import exports
-from portal.models import Subject
+from portal.models import Subject, WebSession
 from portal.models.requests import CHANNELS, OBJECTION_SCOPES, REQUEST_KINDS, DataRequest
 from portal.requests import deadlines, fulfil, notices, timeline
 from portal.requests.statuses import MAIN_PATH
@@ -28,13 +28,14 @@ MAX_DETAILS = 4000
 NEEDS_DETAILS = ("rectification", "restriction")
 # Kinds whose filing needs the password entered again (they hand out or destroy everything).
 NEEDS_REAUTH = ("access", "erasure")
-# How far a verified person's own request goes without staff: opt-outs and access are carried
-# out at once; an erasure waits (then runs by itself, see waiting.py); the rest is staff's work.
+# How far a verified person's own request goes by itself before it is carried out: opt-outs and
+# access are then completed at once (fulfil.py); an erasure waits (then runs by itself, see
+# waiting.py); the rest is staff's work.
 SELF_SERVICE_TARGET = {
     "access": "in_progress",
     "erasure": "in_review",
-    "objection": "completed",
-    "unsubscribe": "completed",
+    "objection": "in_progress",
+    "unsubscribe": "in_progress",
     "rectification": "in_review",
     "restriction": "in_review",
 }
@@ -128,7 +129,10 @@ def submit(ctx: Ctx, cur: Current, kind: str, *, scope: str = "", details: str =
     account = cur.account
     if account is None or account.email_verified_at is None:
         raise ValidationError("Only a verified account can make requests.", "kind")
-    if kind in NEEDS_REAUTH and not sessions.recently_reauthenticated(ctx, cur):
+    # The session as stored now: the password may have been confirmed since this request began.
+    stored = ctx.session.get(WebSession, cur.id_hash)
+    cur = Current(cur.token, stored, account) if stored is not None else cur
+    if kind in NEEDS_REAUTH and (stored is None or not sessions.recently_reauthenticated(ctx, cur)):
         raise exports.ReauthRequired("Please enter your password again to confirm this request.")
     row, joined, seq = file(ctx, account.subject_id, kind, scope=scope, details=details)
     started = None
@@ -165,7 +169,7 @@ def _messages(ctx: Ctx, row: DataRequest, target: str) -> dict[str, str]:
             messages["in_review"] += " A member of staff will then review it."
     elif target == "in_review":
         messages["in_review"] = f"{confirmed}. A member of staff will now work on it."
-    if target in ("in_progress", "completed"):
+    if target == "in_progress":
         messages["approved"] = "Approved: nothing stands in the way."
         messages["in_progress"] = {
             "access": "Preparing your copy.",

@@ -61,8 +61,8 @@ def _summary(ctx: Ctx, row: Any) -> dict[str, Any]:
     }
 
 
-def _page(request: Request, template: str, tz: ZoneInfo, **context: Any) -> Response:
-    return render(request, template, {"my_nav": True, "tz": tz, **context})
+def _page(request: Request, template: str, tz: ZoneInfo, status_code: int = 200, **context: Any) -> Response:
+    return render(request, template, {"my_nav": True, "tz": tz, **context}, status_code=status_code)
 
 
 # -- making a request ------------------------------------------------------------------------
