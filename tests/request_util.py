@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import text
@@ -9,6 +12,7 @@ from sqlalchemy import text
 from portal.accounts import accounts, passwords
 from portal.models.requests import DataRequest
 from portal.requests import deadlines
+from portal.web.app import create_app
 from tests.conftest import STRONG_PASSWORD, Client, Portal, Store
 
 _HASH: dict[str, str] = {}
@@ -27,7 +31,8 @@ def request_in(store: Store, subject_id: int, kind: str, status: str, **fields: 
     with store.ctx() as ctx:
         row = DataRequest(
             subject_id=subject_id, kind=kind, status=status, regime=fields.pop("regime", "gdpr"),
-            received_at=ctx.now, updated_at=ctx.now, due_on=ctx.now.date(), deadline_basis="",
+            received_at=fields.pop("received_at", ctx.now), updated_at=ctx.now, due_on=ctx.now.date(),
+            deadline_basis="",
             scope=fields.pop("scope", "marketing" if kind == "objection" else ""), **fields,
         )  # fmt: skip
         deadlines.stamp(ctx.settings, row)
@@ -65,3 +70,23 @@ def user(portal: Portal, email: str) -> tuple[Client, int]:
     portal.verified_user(client, email)
     subject = portal.store.scalar("SELECT subject_id FROM account WHERE email = :e", e=email)
     return client, int(subject)  # type: ignore[arg-type]
+
+
+@contextmanager
+def portal_with(store: Store, **overrides: Any) -> Iterator[Portal]:
+    """The app on the same store with some settings changed (e.g. erasure_wait_days=0)."""
+    settings = replace(store.settings, **overrides)
+    app = create_app(settings, clock=store.clock, background=False)
+    try:
+        yield Portal(replace(store, settings=settings), app)
+    finally:
+        app.state.engine.dispose()
+
+
+def file_erasure(portal: Portal, email: str) -> tuple[Client, int, int]:
+    """A verified user who asks for erasure: (client, subject id, request id)."""
+    client, subject = user(portal, email)
+    r = client.submit("/my/requests/new", {"kind": "erasure", "password": STRONG_PASSWORD},
+                      form_page="/my/requests/new?kind=erasure")  # fmt: skip
+    assert r.status_code == 303, r.text
+    return client, subject, int(r.headers["location"].rsplit("/", 1)[1])
