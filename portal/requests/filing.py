@@ -159,7 +159,7 @@ def _messages(ctx: Ctx, row: DataRequest, target: str) -> dict[str, str]:
     confirmed = "Identity confirmed: you are logged in with a verified email address"
     if row.kind in NEEDS_REAUTH:
         confirmed += " and entered your password again"
-    messages = {"identity_pending": "Checking who you are.", "in_review": confirmed + "."}
+    messages = {"identity_pending": "We check that the request comes from you.", "in_review": confirmed + "."}
     if row.kind == "erasure":
         row.wait_until = row.wait_until or ctx.now + timedelta(days=ctx.settings.erasure_wait_days)
         zone = ctx.settings.request_time_zone
