@@ -54,6 +54,8 @@ def upgrade() -> None:
     with op.batch_alter_table('data_request', schema=None) as batch_op:
         batch_op.create_index('ix_data_request_assignee_due', ['assignee_id', 'due_on', 'id'], unique=False, sqlite_where=sa.text('closed_at IS NULL'), postgresql_where=sa.text('closed_at IS NULL'))
         batch_op.create_index('ix_data_request_open_due', ['due_on', 'id'], unique=False, sqlite_where=sa.text('closed_at IS NULL'), postgresql_where=sa.text('closed_at IS NULL'))
+        batch_op.create_index('ix_data_request_open_kind_due', ['kind', 'due_on', 'id'], unique=False, sqlite_where=sa.text('closed_at IS NULL'), postgresql_where=sa.text('closed_at IS NULL'))
+        batch_op.create_index('ix_data_request_open_basis', ['deadline_basis'], unique=False, sqlite_where=sa.text('closed_at IS NULL'), postgresql_where=sa.text('closed_at IS NULL'))
         batch_op.create_index('ix_data_request_status_due', ['status', 'due_on', 'id'], unique=False)
         batch_op.create_index('ix_data_request_subject_received', ['subject_id', 'received_at'], unique=False)
         batch_op.create_index('uq_data_request_open_kind', ['subject_id', 'kind'], unique=True, sqlite_where=sa.text('closed_at IS NULL'), postgresql_where=sa.text('closed_at IS NULL'))

@@ -48,8 +48,12 @@ class DataRequest(SQLModel, table=True):
     __table_args__ = (
         # The queue: open requests by deadline (keyset on due_on, id), overdue ones a range of it.
         Index("ix_data_request_open_due", "due_on", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),
-        # The queue filtered by status (closed ones too) and "assigned to me".
+        # The queue filtered by status (closed ones too), by kind, and "assigned to me".
         Index("ix_data_request_status_due", "status", "due_on", "id"),
+        Index(
+            "ix_data_request_open_kind_due", "kind", "due_on", "id",
+            sqlite_where=_OPEN, postgresql_where=_OPEN,
+        ),
         Index(
             "ix_data_request_assignee_due",
             "assignee_id",
@@ -68,6 +72,9 @@ class DataRequest(SQLModel, table=True):
             postgresql_where=_OPEN,
         ),
         Index("ix_data_request_subject_received", "subject_id", "received_at"),
+        # Finding open requests whose due date was computed under other calendar settings: two
+        # empty index ranges (basis < current, basis > current) when there are none.
+        Index("ix_data_request_open_basis", "deadline_basis", sqlite_where=_OPEN, postgresql_where=_OPEN),
     )
     id: int | None = Field(default=None, primary_key=True)
     # Null once the subject is erased: the request itself stays as a record that it was answered.
