@@ -138,6 +138,8 @@ def submit(ctx: Ctx, cur: Current, kind: str, *, scope: str = "", details: str =
     started = None
     target = SELF_SERVICE_TARGET[kind]
     if _before(row.status, target):
+        if kind == "erasure" and row.wait_until is None:
+            row.wait_until = ctx.now + timedelta(days=ctx.settings.erasure_wait_days)
         seq = timeline.walk(ctx, row, target, by="portal", messages=_messages(ctx, row, target))
         if kind == "erasure":
             notices.erasure_waiting(ctx, row)
@@ -160,8 +162,7 @@ def _messages(ctx: Ctx, row: DataRequest, target: str) -> dict[str, str]:
     if row.kind in NEEDS_REAUTH:
         confirmed += " and entered your password again"
     messages = {"identity_pending": "We check that the request comes from you.", "in_review": confirmed + "."}
-    if row.kind == "erasure":
-        row.wait_until = row.wait_until or ctx.now + timedelta(days=ctx.settings.erasure_wait_days)
+    if row.kind == "erasure" and row.wait_until is not None:
         zone = ctx.settings.request_time_zone
         until = row.wait_until.astimezone(ZoneInfo(zone)).strftime("%d %B %Y, %H:%M")
         messages["in_review"] = f"{confirmed}. You can cancel this request until {until} ({zone})."
