@@ -17,6 +17,7 @@ QUICK = {
     "bench_ingest.py": ["--lines", "100000"],
     "bench_export.py": ["--records", "10000"],
     "bench_logpage.py": ["--records", "20000"],
+    "bench_queue.py": ["--requests", "10000"],
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
 from datetime import datetime, timedelta
 
@@ -15,13 +16,18 @@ from portal.core.context import Ctx
 from portal.core.settings import Settings
 from portal.core.store import transaction
 from portal.export import exports
+from portal.requests import reminders, waiting
 from portal.subjects import retention
 
+log = logging.getLogger("portal.housekeeping")
 RETENTION_EVERY = timedelta(hours=1)
+# Due erasures and deadline reminders: a minute late is on time for both.
+REQUESTS_EVERY = timedelta(minutes=1)
 # When this process should next ask the store whether retention is due, per store (session
 # factory). The store is the authority (the newest `retention.run` audit entry, under a lock);
 # this only spares it the question every 5 seconds.
 _retention_next: weakref.WeakKeyDictionary[sessionmaker[Session], datetime] = weakref.WeakKeyDictionary()
+_requests_next: weakref.WeakKeyDictionary[sessionmaker[Session], datetime] = weakref.WeakKeyDictionary()
 
 
 def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
@@ -30,6 +36,7 @@ def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
         sessions.purge_expired(ctx)
         throttle.purge_expired(ctx)
         exports.purge_expired(ctx)
+    _requests_if_due(factory, settings, clock)
     with transaction(factory) as session:
         mail.deliver_pending(Ctx(session=session, settings=settings, now=clock.now()))
     with transaction(factory) as session:
@@ -51,3 +58,17 @@ def _retention_if_due(factory: sessionmaker[Session], settings: Settings, clock:
         _retention_next[factory] = now + timedelta(minutes=1)
     else:
         _retention_next[factory] = now if not result.complete else now + RETENTION_EVERY
+
+
+def _requests_if_due(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
+    """Run due erasures (what `portal requests run-due` does) and mail staff their reminders."""
+    now = clock.now()
+    due = _requests_next.get(factory)
+    if due is not None and now < due:
+        return
+    _requests_next[factory] = now + REQUESTS_EVERY
+    result = waiting.run_due(factory, settings, clock)
+    for request_id, message in result.failed:
+        log.warning("erasure request %s could not run: %s", request_id, message)
+    with transaction(factory) as session:
+        reminders.send_due(Ctx(session=session, settings=settings, now=clock.now()))

@@ -18,6 +18,8 @@ MAILED: dict[str, str] = {
     "auth.verify": "/verify/{token}",
     "auth.reset": "/password/reset/{token}",
     "consent.unsubscribe": "/unsubscribe/{token}",
+    "my.request": "/my/requests/{id}",
+    "staff.home": "/staff",
 }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from portal.core.errors import ConfigError
 from portal.core.searchengines import DEFAULT_ENGINES, SearchEngine, load_engines
@@ -73,6 +74,40 @@ SETTINGS: tuple[Setting, ...] = (
         "IPs of log records linked to nobody are masked (IPv4 /16, IPv6 /48) after this; 0: never.",
     ),
     Setting("PORTAL_DEMO", "0", "1 enables demo mode (demo logins on the login page, /demo-site/)."),
+    Setting(
+        "PORTAL_REQUEST_REGIME",
+        "gdpr",
+        "Law whose deadlines new data-subject requests get: gdpr (one month, Regulation 1182/71) or "
+        "ccpa (45 days). A request keeps the regime it was received under.",
+    ),
+    Setting(
+        "PORTAL_HOLIDAY_COUNTRY",
+        "",
+        "Public holidays that move a deadline to the next working day: a country code, optionally with "
+        "a subdivision (DE, DE-BY, US-CA), from the holidays library. Empty: Saturdays and Sundays only "
+        "(never a later deadline than any calendar).",
+    ),
+    Setting(
+        "PORTAL_REQUEST_TIME_ZONE",
+        "UTC",
+        "Time zone whose calendar dates receipt and deadlines of requests are counted in "
+        "(e.g. Europe/Berlin).",
+    ),
+    Setting(
+        "PORTAL_ERASURE_WAIT_DAYS",
+        "7",
+        "Days an erasure request waits, cancellable by the person, before it runs; 0: no wait.",
+    ),
+    Setting(
+        "PORTAL_ERASURE_REVIEW",
+        "auto",
+        "auto: an erasure runs by itself after the wait; always: staff review every erasure first.",
+    ),
+    Setting(
+        "PORTAL_REQUEST_REMINDER_DAYS",
+        "5",
+        "Staff are mailed a reminder this many days before an open request's deadline.",
+    ),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -96,6 +131,12 @@ class Settings:
     log_retention_days: int = 180
     ip_mask_days: int = 30
     search_engines: tuple[SearchEngine, ...] = DEFAULT_ENGINES
+    request_regime: str = "gdpr"
+    holiday_country: str = ""
+    request_time_zone: str = "UTC"
+    erasure_wait_days: int = 7
+    erasure_review: str = "auto"
+    request_reminder_days: int = 5
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -180,6 +221,42 @@ def _engines(raw: str) -> tuple[SearchEngine, ...]:
         raise ConfigError(f"PORTAL_SEARCH_ENGINES: {exc}") from None
 
 
+def _choice(env: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{env} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
+
+
+def holiday_country(raw: str) -> str:
+    """"DE", "de-by" → "DE-BY"; checked against the holidays library's own list."""
+    value = raw.strip().upper()
+    if not value:
+        return ""
+    import holidays  # only here: a store that never counts deadlines does not pay for the import
+
+    country, _, subdivision = value.partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise ConfigError(f"PORTAL_HOLIDAY_COUNTRY: the holidays library knows no country {country!r}")
+    if subdivision and subdivision not in supported[country]:
+        raise ConfigError(
+            f"PORTAL_HOLIDAY_COUNTRY: {country} has no subdivision {subdivision!r} "
+            f"(known: {', '.join(supported[country]) or 'none'})"
+        )
+    return value
+
+
+def _time_zone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"PORTAL_REQUEST_TIME_ZONE must be a time zone name like Europe/Berlin, not {raw!r}"
+        ) from None
+    return raw
+
+
 def _smtp_url(raw: str) -> str:
     if raw and urlsplit(raw).scheme not in ("smtp", "smtps"):
         raise ConfigError("PORTAL_SMTP_URL must start with smtp:// or smtps://")
@@ -210,6 +287,12 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         log_retention_days=_days("PORTAL_LOG_RETENTION_DAYS", get("PORTAL_LOG_RETENTION_DAYS"), 1),
         ip_mask_days=_days("PORTAL_IP_MASK_DAYS", get("PORTAL_IP_MASK_DAYS"), 0),
         search_engines=_engines(get("PORTAL_SEARCH_ENGINES")),
+        request_regime=_choice("PORTAL_REQUEST_REGIME", get("PORTAL_REQUEST_REGIME"), ("gdpr", "ccpa")),
+        holiday_country=holiday_country(get("PORTAL_HOLIDAY_COUNTRY")),
+        request_time_zone=_time_zone(get("PORTAL_REQUEST_TIME_ZONE")),
+        erasure_wait_days=_days("PORTAL_ERASURE_WAIT_DAYS", get("PORTAL_ERASURE_WAIT_DAYS"), 0),
+        erasure_review=_choice("PORTAL_ERASURE_REVIEW", get("PORTAL_ERASURE_REVIEW"), ("auto", "always")),
+        request_reminder_days=_days("PORTAL_REQUEST_REMINDER_DAYS", get("PORTAL_REQUEST_REMINDER_DAYS"), 0),
     )
     values.update(overrides)
     return Settings(**values)

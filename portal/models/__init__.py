@@ -15,6 +15,7 @@ from portal.models.base import metadata
 from portal.models.consent import CONSENT_FIELDS, CONSENT_VIA, Consent, ConsentEvent
 from portal.models.exports import DataExport
 from portal.models.ingest import IngestRun, IngestSource, QuarantinedLine, UnclassifiedCookie
+from portal.models.requests import DataRequest, RequestEvent, RequestNote
 from portal.models.sitedata import (
     CatalogCookie,
     Identifier,
@@ -32,11 +33,14 @@ __all__ = [
     "Consent",
     "ConsentEvent",
     "DataExport",
+    "DataRequest",
     "Identifier",
     "IngestRun",
     "IngestSource",
     "LogRecord",
     "PromoEmail",
+    "RequestEvent",
+    "RequestNote",
     "QuarantinedLine",
     "SearchPreference",
     "SiteAccount",

@@ -206,6 +206,37 @@ CATEGORIES: tuple[Category, ...] = (
         },
         order_by=("seq",),
     ),
+    Category(
+        key="requests",
+        table="data_request",
+        title="Your requests",
+        origin="provided",
+        description="Each request you made (a copy, erasure, objection …): its kind, status, deadline "
+        "and what you wrote.",
+        purpose="To carry out your requests on time and to prove they were answered.",
+        legal_basis="Legal obligation (GDPR Art. 12 and Art. 5(2)).",
+        retention="As long as the site holds data about you; kind, dates and outcome for as long as the "
+        "audit log.",
+        omitted={
+            **_SUBJECT,
+            "deadline_basis": "the calendar settings the deadline was computed with",
+            "assignee_id": "which staff member works on it: their data, not yours",
+            "reminded_for": "when staff were last reminded of the deadline",
+        },
+        order_by=("received_at", "id"),
+    ),
+    Category(
+        key="request_timeline",
+        table="request_event",
+        title="Timeline of your requests",
+        origin="observed",
+        description="Every step of your requests: when, what changed, who acted (you, staff or the portal) "
+        "and the message you were shown.",
+        purpose="To show you where each request stands and to prove every step.",
+        legal_basis="Legal obligation (GDPR Art. 12 and Art. 5(2)).",
+        retention="As long as the requests themselves.",
+        omitted={**_SUBJECT, "actor": "which staff member acted: their data, not yours"},
+    ),
 )
 
 # Tables tied to a subject or account that are deliberately not exported, and why.
@@ -213,6 +244,7 @@ NOT_EXPORTED: Mapping[str, str] = {
     "subject": "the subject itself: its id and kind head data.json",
     "web_session": "login sessions: hashes of session cookies, gone after 12 hours at most",
     "link_token": "hashes of emailed confirmation and reset links, valid 24 hours at most",
+    "request_note": "staff's internal working notes on your requests",
 }
 
 

@@ -7,7 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from portal.web import demosite
 from portal.web.common import mailed
-from portal.web.my import auth, consent, export, mydata, pages, receipts, verification
+from portal.web.my import auth, consent, export, mydata, pages, receipts, requests, verification
 from portal.web.staff import home as staff_home
 from portal.web.staff import ingest as staff_ingest
 from portal.web.templating import TEMPLATES_DIR
@@ -34,8 +34,9 @@ routes: list[BaseRoute] = [
     *mydata.ROUTES,
     *consent.ROUTES,
     *receipts.ROUTES,
+    *requests.ROUTES,
     *demosite.ROUTES,
-    Route("/staff", staff_home.home, name="staff.home", methods=GET),
+    mailed("staff.home", staff_home.home, GET),
     *staff_ingest.ROUTES,
     Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
 ]

@@ -36,6 +36,20 @@ ACTION_WORDS = {
     "consent.email.on": "Subscribed to promotional email",
     "consent.email.off": "Unsubscribed from promotional email",
     "search_preferences.delete": "Search preferences deleted",
+    "request.received": "Request received",
+    "request.identity_pending": "Request: checking who you are",
+    "request.in_review": "Request being reviewed",
+    "request.approved": "Request approved",
+    "request.in_progress": "Request being carried out",
+    "request.completed": "Request completed",
+    "request.denied": "Request refused",
+    "request.on_hold": "Request put on hold",
+    "request.cancelled": "Request cancelled",
+    "request.extended": "Request's deadline extended",
+    "request.joined": "Request made again (joined the open one)",
+    "request.reminder": "Staff reminded of a request's deadline",
+    "request.assign": "Request assigned to a staff member",
+    "request.note": "Staff noted something on a request",
 }
 
 
