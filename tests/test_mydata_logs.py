@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests import sitedata_factory as f
 from tests.conftest import Client, Portal
@@ -70,12 +70,19 @@ def test_first_page_shows_the_fields_in_my_time_zone(portal: Portal) -> None:
     assert (at + timedelta(hours=9)).strftime("%d %b %Y, %H:%M") in text
 
 
+def _noon(portal: Portal, days_ago: int) -> datetime:
+    """Noon UTC some days back: records a few minutes apart then share one calendar day whatever
+    the hour the suite runs at (seeding from "now" split them across midnight after 00:00 UTC)."""
+    day = portal.store.clock.now() - timedelta(days=days_ago)
+    return day.replace(hour=12, minute=0, second=0, microsecond=0)
+
+
 def test_filters_by_text_and_date_range(portal: Portal) -> None:
     ann, me = _me(portal)
     src = f.source(portal.store)
     now = portal.store.clock.now()
-    f.log_records(portal.store, me, 5, source_id=src, path="/cats/{i}", newest=now - timedelta(days=1))
-    f.log_records(portal.store, me, 5, source_id=src, path="/dogs/{i}", newest=now - timedelta(days=10),
+    f.log_records(portal.store, me, 5, source_id=src, path="/cats/{i}", newest=_noon(portal, 1))
+    f.log_records(portal.store, me, 5, source_id=src, path="/dogs/{i}", newest=_noon(portal, 10),
                   referrer="https://www.bing.com/search?q=x")  # fmt: skip
     assert set(ROW_PATH.findall(ann.get("/my/logs?q=CATS").text)) == {f"/cats/{i}" for i in range(5)}
     assert len(ROW_PATH.findall(ann.get("/my/logs?q=bing.com").text)) == 5  # the referrer matches too
@@ -92,11 +99,8 @@ def test_filters_by_text_and_date_range(portal: Portal) -> None:
 def test_activity_chart_is_an_accessible_svg_with_a_table(portal: Portal) -> None:
     ann, me = _me(portal)
     src = f.source(portal.store)
-    now = portal.store.clock.now()
-    f.log_records(
-        portal.store, me, 4, source_id=src, newest=now - timedelta(days=2), step=timedelta(minutes=1)
-    )
-    f.log_records(portal.store, me, 9, source_id=src, newest=now - timedelta(days=5), step=timedelta(minutes=1),
+    f.log_records(portal.store, me, 4, source_id=src, newest=_noon(portal, 2), step=timedelta(minutes=1))
+    f.log_records(portal.store, me, 9, source_id=src, newest=_noon(portal, 5), step=timedelta(minutes=1),
                   path="/x/{i}")  # fmt: skip
     logs = ann.get("/my/logs").text
     assert 'hx-get="/my/logs/activity" hx-trigger="load"' in logs and 'href="/my/logs/activity"' in logs
