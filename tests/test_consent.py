@@ -153,7 +153,7 @@ def test_revocation_sticks_new_search_terms_are_not_recorded(portal: Portal, tmp
     store = portal.store
     client, subject = user(portal, "gus@example.com")
     with store.ctx() as ctx:
-        identity.attach(ctx, "cookie", store.settings.id_cookie, "browser-of-gus", subject, at=T0, reason="test")
+        identity.attach(ctx, "cookie", store.settings.id_cookie, "browser-of-gus", subject, at=T0, reason="test", tied_by="event")
     cookies = f"{store.settings.id_cookie}=browser-of-gus; {store.settings.pref_cookie}=cheap+flights"
     google = "https://www.google.com/search?q=late+night+films"
 

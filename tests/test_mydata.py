@@ -74,16 +74,35 @@ def test_cookies_show_purpose_decoded_value_masked_id_browser_and_this_browser(p
 def test_a_logged_in_browser_claims_its_anonymous_cookies(portal: Portal) -> None:
     ann, me, _ = _two_people(portal)
     browser = f.subject(portal.store, "browser")
-    f.cookie(portal.store, browser, "search_pref", "red+shoes")
+    f.cookie(portal.store, browser, "site_id", "ann-other-browser")
     f.log_records(portal.store, browser, 4, source_id=f.source(portal.store, "/b.log"), path="/anon/{i}")
-    ann.cookies.set("search_pref", "red+shoes")
+    ann.cookies.set("site_id", "ann-other-browser")
     page = ann.get("/my/cookies")
     assert "We linked this browser's cookies to your account" in page.text
-    assert "red shoes" in page.text
+    assert "ann-…" in page.text
     with portal.store.ctx() as ctx:
         assert identity.root(ctx, browser) == me
     assert "We linked" not in ann.get("/my/cookies").text  # only once
     assert portal.store.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=me) == 16
+    assert portal.store.scalar("SELECT tied_by FROM identifier WHERE value = 'ann-other-browser'") == "claim"
+    reason = portal.store.scalar("SELECT reason FROM subject_link WHERE merged_id = :b", b=browser)
+    assert reason == "site_id cookie presented while logged in"
+
+
+def test_a_shared_search_preference_claims_nobody(portal: Portal) -> None:
+    """Adding a stranger's search-preference value to one's browser must not pull their data in."""
+    ann, me, _ = _two_people(portal)
+    stranger = f.subject(portal.store, "browser")
+    f.cookie(portal.store, stranger, "site_id", "stranger-browser")
+    f.cookie(portal.store, stranger, "search_pref", "weather")  # a row the old linking wrote
+    f.log_records(portal.store, stranger, 4, source_id=f.source(portal.store, "/s.log"), ip="192.0.2.99", path="/stranger/{i}")
+    ann.cookies.set("search_pref", "weather")
+    for path in ("/my", "/my/cookies", "/my/logs"):
+        text = ann.get(path).text
+        assert "We linked" not in text and "/stranger/" not in text and "192.0.2.99" not in text, path
+    with portal.store.ctx() as ctx:
+        assert identity.root(ctx, stranger) == stranger
+    assert portal.store.scalar("SELECT count(*) FROM subject_link") == 0
 
 
 def test_search_preferences_show_term_source_and_times(portal: Portal) -> None:

@@ -19,7 +19,7 @@ from portal import audit
 from portal.core.context import Ctx
 from portal.models import Identifier, LogRecord, PromoEmail, SearchPreference
 from portal.subjects import catalog, identity, registry
-from portal.subjects.cookies import CookieCatalog
+from portal.subjects.cookies import REDACTED, CookieCatalog
 from portal.subjects.useragents import describe_user_agent
 
 MASK_CHARS = 4
@@ -72,9 +72,17 @@ def presented_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in cookies.items() if name in known and value}
 
 
+def identifying_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
+    """The presented cookies whose catalog entry says they identify a browser: the only ones that
+    may find, claim or unlock anything (a value strangers share never does)."""
+    secret = catalog.load(ctx).secret_names
+    return {n: v for n, v in cookies.items() if n in secret and v and v != REDACTED}
+
+
 def claim(ctx: Ctx, subject_id: int, cookies: Mapping[str, str]) -> int:
-    """Link this browser's anonymous cookie data to the logged-in subject; how many were new."""
-    return identity.claim_browser(ctx, subject_id, presented_cookies(ctx, cookies).items())
+    """Link this browser's anonymous data to the logged-in subject, by its identifying cookies only;
+    how many were new."""
+    return identity.claim_browser(ctx, subject_id, identifying_cookies(ctx, cookies).items())
 
 
 # -- overview -----------------------------------------------------------------------------

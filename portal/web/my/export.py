@@ -23,7 +23,7 @@ CHUNK = 256 * 1024
 
 
 def _page_context(ctx: Ctx, cur: sessions.Current) -> dict[str, Any]:
-    categories = registry.CATEGORIES
+    categories = registry.exported()
     return {
         "reauthenticated": sessions.recently_reauthenticated(ctx, cur),
         "sections": [
