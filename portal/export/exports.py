@@ -51,7 +51,7 @@ class Claim:
 
 
 def exports_dir(settings: Settings) -> Path:
-    return settings.var_dir / "exports"
+    return settings.exports_dir
 
 
 def start(ctx: Ctx, cur: Current) -> Started:

@@ -56,6 +56,15 @@ def load(ctx: Ctx) -> CookieCatalog:
     return CookieCatalog(tuple(_entry(r) for r in rows))
 
 
+def current(ctx: Ctx) -> CookieCatalog:
+    """The catalog as it stands, without seeding it (the defaults when empty): for services whose
+    one audit entry must be the only change they make."""
+    rows = ctx.session.scalars(select(CatalogCookie).order_by(CatalogCookie.name)).all()
+    if not rows:
+        return default_catalog(ctx.settings.id_cookie, ctx.settings.pref_cookie)
+    return CookieCatalog(tuple(_entry(r) for r in rows))
+
+
 def entries(ctx: Ctx) -> list[CatalogCookie]:
     ensure_defaults(ctx)
     return list(ctx.session.scalars(select(CatalogCookie).order_by(CatalogCookie.name)))
