@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -105,3 +105,15 @@ def lock_for_audit(session: Session) -> None:
 
 def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def executemany(session: Session, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement for many rows through the driver itself, in the session's transaction (for hot
+    paths: SQLAlchemy's per-parameter processing cost more than the statement). `sql` uses `?`
+    placeholders; values must already be what the driver stores (times as text on SQLite)."""
+    dbapi: Any = session.connection().connection.driver_connection
+    if session.get_bind().dialect.name == "postgresql":
+        with dbapi.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), rows)
+    else:
+        dbapi.executemany(sql, rows)

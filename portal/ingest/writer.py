@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from portal.core.context import Ctx
+from portal.core.store import executemany
 from portal.ingest.batches import Batch, sqlite_time
 from portal.models import (
     Consent,
@@ -244,11 +245,7 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         # The driver directly, with the row's time already in the store's format: one statement
         # per identifier seen, and SQLAlchemy's per-parameter processing cost more than the update.
         params = [(rows[i][3], ua, ident, rows[i][3]) for ident, (_at, ua, i) in seen.items()]
-        if _postgres(ctx.session):
-            with _dbapi(ctx.session).cursor() as cur:
-                cur.executemany(UPDATE_SEEN.replace("?", "%s"), params)
-        else:
-            _dbapi(ctx.session).executemany(UPDATE_SEEN, params)
+        executemany(ctx.session, UPDATE_SEEN, params)
     return [_follow(moved, s) for s in subjects] if moved else subjects
 
 

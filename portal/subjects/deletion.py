@@ -24,6 +24,7 @@ from sqlalchemy import Select, delete, select, tuple_
 from sqlmodel import col
 
 from portal.core.context import Ctx
+from portal.core.store import executemany
 from portal.models import DataExport, Identifier, SearchPreference
 from portal.subjects import catalog, registry
 from portal.subjects.cookies import decode_search_pref
@@ -152,11 +153,8 @@ def _redact_category(
         .where(registry.where(category, found))
         .order_by(*order)
     )
-    dbapi: Any = ctx.session.connection().connection.driver_connection
-    postgres = ctx.session.get_bind().dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    sets = ", ".join(f"{n} = {mark}" for n in names)
-    sql = f"UPDATE {table.name} SET {sets} WHERE {pk.name} = {mark}"  # noqa: S608 - registry names only
+    sets = ", ".join(f"{n} = ?" for n in names)
+    sql = f"UPDATE {table.name} SET {sets} WHERE {pk.name} = ?"  # noqa: S608 - registry names only
     caches: list[dict[Any, Any]] = [{} for _ in names]
     width = len(order)
     after: tuple[Any, ...] | None = None
@@ -182,11 +180,7 @@ def _redact_category(
             if new != list(values):
                 updates.append((*new, row[0]))
         if updates:
-            if postgres:
-                with dbapi.cursor() as cur:
-                    cur.executemany(sql, updates)
-            else:
-                dbapi.executemany(sql, updates)
+            executemany(ctx.session, sql, updates)
             changed += len(updates)
         if len(rows) < BATCH:
             break
