@@ -17,6 +17,8 @@ QUICK = {
     "bench_ingest.py": ["--lines", "100000"],
     "bench_export.py": ["--records", "10000"],
     "bench_logpage.py": ["--records", "20000"],
+    "bench_relink.py": ["--lines", "100000"],
+    "bench_forget.py": ["--records", "10000", "--store", "100000", "--big", "1000000"],
 }
 
 

@@ -100,43 +100,27 @@ def _settle_legacy_ties(ctx: Ctx, identifying: frozenset[str]) -> int:
         .where(col(Identifier.kind) == "site_user", col(Identifier.tied_by).is_(None))
         .values(tied_by="event")
     )
-    legacy = s.execute(
-        select(_ident.c.id, _ident.c.subject_id).where(_ident.c.kind == "cookie", _ident.c.tied_by.is_(None))
-    ).all()
-    if not legacy:
-        return 0
     # A person whose subject absorbed a browser because it presented a cookie that identifies no
     # one may hold a stranger's cookies among their own, and nothing says which: re-derive them all.
-    suspects = set()
-    for link in s.execute(
+    claims = s.execute(
         select(col(SubjectLink.subject_id), col(SubjectLink.reason)).where(
             col(SubjectLink.reason).like("% cookie presented while logged in")
         )
-    ).all():
-        if link[1].split(" ", 1)[0] not in identifying:
-            suspects.add(identity.root(ctx, link[0]))
-    kinds = _kinds(ctx, {sid for _i, sid in legacy})
-    kept = [i for i, sid in legacy if kinds.get(sid) in identity.PEOPLE and sid not in suspects]
-    seen = [i for i, sid in legacy if not (kinds.get(sid) in identity.PEOPLE and sid not in suspects)]
-    for tie, ids in (("kept", kept), (identity.SEEN, seen)):
-        for i in range(0, len(ids), IN_CHUNK):
-            s.execute(
-                update(Identifier).where(col(Identifier.id).in_(ids[i : i + IN_CHUNK])).values(tied_by=tie)
-            )
-    return len(legacy)
-
-
-def _kinds(ctx: Ctx, subjects: set[int]) -> dict[int, str]:
-    ids, found = list(subjects), {}
-    for i in range(0, len(ids), IN_CHUNK):
-        found.update(
-            dict(
-                ctx.session.execute(
-                    select(_subject.c.id, _subject.c.kind).where(_subject.c.id.in_(ids[i : i + IN_CHUNK]))
-                ).all()
-            )
-        )
-    return found
+    ).all()
+    suspects = sorted(
+        {
+            identity.root(ctx, subject)
+            for subject, reason in claims
+            if reason.split(" ", 1)[0] not in identifying
+        }
+    )
+    legacy = (_ident.c.kind == "cookie", _ident.c.tied_by.is_(None))
+    people = select(_subject.c.id).where(_subject.c.kind.in_(sorted(identity.PEOPLE)))
+    if suspects:
+        people = people.where(_subject.c.id.not_in(suspects))
+    kept = s.execute(update(_ident).where(*legacy, _ident.c.subject_id.in_(people)).values(tied_by="kept"))
+    seen = s.execute(update(_ident).where(*legacy).values(tied_by=identity.SEEN))
+    return int(kept.rowcount or 0) + int(seen.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # -- 3. joining identifiers seen together --------------------------------------------------------

@@ -87,10 +87,10 @@ def _from_records(ctx: Ctx, subjects: list[int]) -> Found:
             entry[0], entry[1], entry[2] = min(entry[0], at), max(entry[1], at), entry[2] + 1
 
     rows = ctx.session.execute(
-        select(_log.c.subject_id, _log.c.at, _log.c.cookies, _log.c.referrer).where(
-            _log.c.subject_id.in_(subjects)
-        )
-    ).all()
+        select(_log.c.subject_id, _log.c.at, _log.c.cookies, _log.c.referrer)
+        .where(_log.c.subject_id.in_(subjects))
+        .execution_options(yield_per=5000)  # a subject may hold millions of records
+    )
     for subject, at, cookies, referrer in rows:
         if cookies:
             terms = cookie_terms.get(cookies)

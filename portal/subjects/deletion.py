@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, delete, select, tuple_
+from sqlalchemy import Select, case, delete, or_, select, tuple_, update
 from sqlmodel import col
 
 from portal.core.context import Ctx
@@ -31,6 +31,7 @@ from portal.subjects.cookies import decode_search_pref
 from portal.subjects.redaction import Forget, cookie_values, normal, url
 
 BATCH = 5000
+MAX_DISTINCT = 1000  # distinct values per column rewritten in one statement; beyond that, row by row
 Redactor = Callable[[str | None, Forget], str | None]
 _REDACTORS: dict[str, Redactor] = {"cookie_values": cookie_values, "url": url}
 
@@ -137,6 +138,48 @@ def _redact_copies(ctx: Ctx, subject_id: int, forget: Forget) -> int:
 
 
 def _redact_category(
+    ctx: Ctx,
+    category: registry.Category,
+    found: registry.Scope,
+    columns: list[tuple[str, str]],
+    forget: Forget,
+) -> int:
+    """A subject's records repeat a few values (one preference cookie, a few searches): redact each
+    distinct value once and rewrite the rows in one UPDATE … CASE, which costs about what a bare
+    UPDATE of those rows does. Where a column has too many distinct values, row by row instead."""
+    table = category.sa_table
+    where = registry.where(category, found)
+    distinct: dict[str, list[str]] = {}
+    for name, kind in columns:
+        c = table.c[name]
+        stmt = select(c).where(where, c.is_not(None)).distinct().limit(MAX_DISTINCT + 1)
+        if kind == "url":  # an address without a query or fragment carries no term
+            stmt = stmt.where(or_(c.contains("?", autoescape=True), c.contains("#", autoescape=True)))
+        values = [v for (v,) in _fetch(ctx, stmt)]
+        if len(values) > MAX_DISTINCT:
+            return _redact_rows(ctx, category, found, columns, forget)
+        distinct[name] = values
+    if forget.terms is None and forget.term_cookies and "cookies" in distinct:
+        learned = set().union(*(_cookie_terms(v, forget.term_cookies) for v in distinct["cookies"]))
+        forget = replace(forget, known_terms=forget.known_terms | frozenset(learned))
+    changes: dict[str, dict[str, str | None]] = {}
+    for name, kind in columns:
+        redact = _REDACTORS[kind]
+        mapping = {old: new for old in distinct[name] if (new := redact(old, forget)) != old}
+        if mapping:
+            changes[name] = mapping
+    if not changes:
+        return 0
+    rewrite = (
+        update(table)
+        .where(where, or_(*(table.c[n].in_(list(m)) for n, m in changes.items())))
+        .values({n: case(m, value=table.c[n], else_=table.c[n]) for n, m in changes.items()})
+        .execution_options(synchronize_session=False)
+    )
+    return int(ctx.session.execute(rewrite).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _redact_rows(
     ctx: Ctx,
     category: registry.Category,
     found: registry.Scope,
