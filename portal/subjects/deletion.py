@@ -31,7 +31,11 @@ from portal.subjects.cookies import decode_search_pref
 from portal.subjects.redaction import Forget, cookie_values, normal, url
 
 BATCH = 5000
-MAX_DISTINCT = 1000  # distinct values per column rewritten in one statement; beyond that, row by row
+# One statement rewrites the copies when a column holds at most MAX_DISTINCT distinct values (read to
+# be redacted once each) of which at most MAX_CASE change (the CASE a row is compared against);
+# beyond either, the rows are rewritten one by one, in batches.
+MAX_DISTINCT = 50_000
+MAX_CASE = 200
 Redactor = Callable[[str | None, Forget], str | None]
 _REDACTORS: dict[str, Redactor] = {"cookie_values": cookie_values, "url": url}
 
@@ -146,7 +150,7 @@ def _redact_category(
 ) -> int:
     """A subject's records repeat a few values (one preference cookie, a few searches): redact each
     distinct value once and rewrite the rows in one UPDATE … CASE, which costs about what a bare
-    UPDATE of those rows does. Where a column has too many distinct values, row by row instead."""
+    UPDATE of those rows does. Where too many values change, row by row instead."""
     table = category.sa_table
     where = registry.where(category, found)
     distinct: dict[str, list[str]] = {}
@@ -166,6 +170,8 @@ def _redact_category(
     for name, kind in columns:
         redact = _REDACTORS[kind]
         mapping = {old: new for old in distinct[name] if (new := redact(old, forget)) != old}
+        if len(mapping) > MAX_CASE:
+            return _redact_rows(ctx, category, found, columns, forget)
         if mapping:
             changes[name] = mapping
     if not changes:
