@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in mail are built from PORTAL_BASE_URL alone: follow HOST and PORT unless it is set.
+PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test bench lint install install-test clean
 
@@ -26,8 +28,8 @@ install-test: $(VENV)/.installed-test
 run: install
 	PORTAL_DEMO=1 $(BIN)/portal db upgrade
 	PORTAL_DEMO=1 $(BIN)/portal demo
-	@echo "Serving on http://$(HOST):$(PORT) (Ctrl+C stops)"
-	PORTAL_DEMO=1 $(BIN)/portal serve --host $(HOST) --port $(PORT)
+	@echo "Serving on http://$(HOST):$(PORT) (Ctrl+C stops); links in mail use $(PORTAL_BASE_URL)"
+	PORTAL_DEMO=1 PORTAL_BASE_URL=$(PORTAL_BASE_URL) $(BIN)/portal serve --host $(HOST) --port $(PORT)
 
 test: install-test
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)

@@ -24,13 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from scratch import scratch_database  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from portal.core import migrations
@@ -185,17 +186,8 @@ def main() -> int:
         var_dir = Path(tmp)
         if not args.pg:
             return 0 if run(f"sqlite:///{var_dir / 'portal.db'}", var_dir, args.records, args.repeat) else 1
-        name = f"portal_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
+        with scratch_database(args.pg) as url:
             return 0 if run(url, var_dir, args.records, args.repeat) else 1
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ QUICK = {
     "bench_export.py": ["--records", "10000"],
     "bench_logpage.py": ["--records", "20000"],
     "bench_queue.py": ["--requests", "10000"],
+    "bench_relink.py": ["--lines", "100000"],
+    "bench_forget.py": ["--records", "10000", "--store", "100000", "--big", "1000000"],
 }
 
 

@@ -6,22 +6,24 @@ import re
 
 import pytest
 
-from portal.subjects import identity
+from portal.subjects import catalog, identity
 from tests import sitedata_factory as f
 from tests.conftest import Portal
 
 SHARED_IP = "198.51.100.23"
+MINE = "mine-0000-browser"
 
 
 def _browser_with_data(portal: Portal) -> int:
-    """An anonymous browser subject with cookies, preferences and records, and a second one on the same IP."""
+    """An anonymous browser subject with cookies, preferences and records, and a second one on the
+    same IP whose search-preference cookie holds the same terms."""
     src = f.source(portal.store)
     mine = f.subject(portal.store, "browser")
-    f.cookie(portal.store, mine, "search_pref", "red+shoes|blue+hats")
+    f.cookie(portal.store, mine, "site_id", MINE)
     f.preference(portal.store, mine, "red shoes", source="cookie")
     f.log_records(portal.store, mine, 15, source_id=src, ip=SHARED_IP, path="/mine/{i}")
     other = f.subject(portal.store, "browser")
-    f.cookie(portal.store, other, "search_pref", "green+socks")
+    f.cookie(portal.store, other, "site_id", "theirs-0000-browser")
     f.preference(portal.store, other, "green socks", source="cookie")
     f.log_records(portal.store, other, 5, source_id=src, ip=SHARED_IP, path="/theirs/{i}")
     return mine
@@ -36,7 +38,7 @@ def test_a_browser_without_known_cookies_gets_a_clear_empty_state(portal: Portal
     c = portal.client(ip=SHARED_IP)  # sharing the IP address proves nothing
     page = c.get("/browser")
     assert page.status_code == 200 and "presents no cookie the site knows" in page.text
-    c.cookies.set("search_pref", "never+seen")
+    c.cookies.set("site_id", "never-seen")
     assert "presents no cookie the site knows" in c.get("/browser").text
     assert c.get("/browser/logs", follow_redirects=False).status_code == 303
 
@@ -44,9 +46,10 @@ def test_a_browser_without_known_cookies_gets_a_clear_empty_state(portal: Portal
 def test_an_anonymous_browser_sees_exactly_its_own_data(portal: Portal) -> None:
     _browser_with_data(portal)
     c = portal.client(ip=SHARED_IP)
+    c.cookies.set("site_id", MINE)
     c.cookies.set("search_pref", "red+shoes|blue+hats")
     text = c.get("/browser").text
-    assert "red shoes, blue hats" in text and "This is the browser you are using now" in text
+    assert "This is the browser you are using now" in text and "red shoes" in text
     assert "/mine/0" in text and "Search-preference cookie" in text
     assert "green" not in text and "/theirs/" not in text
     logs = c.get("/browser/logs")
@@ -54,6 +57,33 @@ def test_an_anonymous_browser_sees_exactly_its_own_data(portal: Portal) -> None:
     assert len(re.findall(r"<code>GET /mine/\d+</code>", logs.text)) == 15 and "/theirs/" not in logs.text
     chart = c.get("/browser/logs/activity")
     assert chart.status_code == 200 and "15 requests between" in chart.text
+
+
+def _counts(portal: Portal) -> dict[str, object]:
+    tables = ("log_record", "search_preference", "identifier", "subject", "consent", "consent_event")
+    return {t: portal.store.scalar(f"SELECT count(*) FROM {t}") for t in tables}
+
+
+def test_a_search_preference_cookie_alone_says_its_terms_and_opens_no_ones_data(portal: Portal) -> None:
+    """Strangers who searched the same words carry the same value: it must lead to nobody."""
+    _browser_with_data(portal)
+    with portal.store.engine.begin() as conn:  # the stranger's records carried the very same value
+        conn.exec_driver_sql("UPDATE log_record SET cookies = '{\"search_pref\":\"cheap+flights\"}'")
+    before = _counts(portal)
+    c = portal.client()
+    c.cookies.set("search_pref", "cheap+flights|caf%C3%A9+paris")
+    text = c.get("/browser").text
+    assert "identify no one" in text and "nothing else can be tied to this browser" in text
+    assert "cheap flights, café paris" in text
+    for leak in ("/mine/", "/theirs/", SHARED_IP, "mine-", "theirs-", "red shoes", "green socks", "Chrome"):
+        assert leak not in text, leak
+    for path in ("/browser/logs", "/browser/logs/activity", "/browser/delete", "/browser/personalization"):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/browser", path
+    for path in ("/browser/delete", "/browser/personalization"):
+        assert c.submit(path, form_page="/login").headers["location"] == "/browser", path
+    assert _counts(portal) == before  # the delete action touched nobody's data
+    assert _audits(portal, "browser.delete") == 0
 
 
 @pytest.mark.parametrize("kind", ["account", "site", "merged"])
@@ -89,18 +119,20 @@ def test_a_cookie_of_a_known_person_shows_nothing_and_asks_to_log_in(portal: Por
 def test_one_cookie_of_a_person_among_anonymous_ones_is_enough_to_refuse(portal: Portal) -> None:
     _browser_with_data(portal)
     person = f.subject(portal.store, "account")
-    f.cookie(portal.store, person, "site_id", "person-cookie-value")
+    f.cookie(portal.store, person, "session_id", "person-cookie-value")
+    with portal.store.ctx() as ctx:
+        catalog.save(ctx, catalog.CookieForm("session_id", ("essential",), "The site's session.", "", True, ""))
     c = portal.client()
-    c.cookies.set("search_pref", "red+shoes|blue+hats")
-    c.cookies.set("site_id", "person-cookie-value")
+    c.cookies.set("site_id", MINE)
+    c.cookies.set("session_id", "person-cookie-value")
     text = c.get("/browser").text
-    assert "belong to a person with an account" in text and "red shoes" not in text
+    assert "belong to a person with an account" in text and "/mine/" not in text
 
 
 def test_revoke_personalization_for_this_browser(portal: Portal) -> None:
     mine = _browser_with_data(portal)
     c = portal.client()
-    c.cookies.set("search_pref", "red+shoes|blue+hats")
+    c.cookies.set("site_id", MINE)
     confirm = c.get("/browser/personalization")
     assert confirm.status_code == 200 and "Switch off personalised content" in confirm.text
     r = c.submit("/browser/personalization")
@@ -123,7 +155,7 @@ def test_revoke_personalization_for_this_browser(portal: Portal) -> None:
 def test_delete_this_browsers_records(portal: Portal) -> None:
     mine = _browser_with_data(portal)
     c = portal.client()
-    c.cookies.set("search_pref", "red+shoes|blue+hats")
+    c.cookies.set("site_id", MINE)
     assert "cannot be undone" in c.get("/browser/delete").text
     assert c.submit("/browser/delete").status_code == 303
     for table in ("log_record", "search_preference", "identifier"):

@@ -120,7 +120,7 @@ def test_revoking_personalization_confirms_deletes_and_audits_once(portal: Porta
     assert portal.store.scalar("SELECT count(*) FROM audit_entry") == entries_before + 1  # type: ignore[operator]
     seq, action, _actor, details = audit_rows(portal, "consent.personalization")[-1]
     assert action == "consent.personalization.off"
-    assert json.loads(details) == {"via": "portal", "search_preferences_deleted": 2}
+    assert json.loads(details) == {"via": "portal", "search_preferences_deleted": 2, "copies_redacted": 0, "exports_withdrawn": 0}
     page = client.get("/my/consent").text
     assert "2 recorded search preferences deleted" in page and f'href="/my/receipts/{seq}"' in page
     assert "Turn personalised content back on" in page
@@ -153,7 +153,7 @@ def test_revocation_sticks_new_search_terms_are_not_recorded(portal: Portal, tmp
     store = portal.store
     client, subject = user(portal, "gus@example.com")
     with store.ctx() as ctx:
-        identity.attach(ctx, "cookie", store.settings.id_cookie, "browser-of-gus", subject, at=T0, reason="test")
+        identity.attach(ctx, "cookie", store.settings.id_cookie, "browser-of-gus", subject, at=T0, reason="test", tied_by="event")
     cookies = f"{store.settings.id_cookie}=browser-of-gus; {store.settings.pref_cookie}=cheap+flights"
     google = "https://www.google.com/search?q=late+night+films"
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from portal.demo import demosite, seed
+from portal.subjects.useragents import describe_user_agent
 from portal.web.app import create_app
 from tests.conftest import Client, Store
 
@@ -28,13 +32,27 @@ def test_demo_is_idempotent_and_gives_the_demo_user_linked_data(store: Store) ->
     user_subject = store.scalar("SELECT subject_id FROM account WHERE email = 'demo.user@example.org'")
     assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=user_subject) == seed.DEMO_LINES
     assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id IS NULL") == seed.DEMO_LINES
-    assert store.scalar("SELECT count(*) FROM identifier WHERE subject_id = :s AND kind = 'cookie'", s=user_subject) == 2
+    # One identification cookie per browser (laptop, phone, work); the preference cookie is no key.
+    assert store.scalar("SELECT count(*) FROM identifier WHERE subject_id = :s AND kind = 'cookie'", s=user_subject) == 3
     assert store.scalar("SELECT count(*) FROM search_preference WHERE subject_id = :s", s=user_subject) >= 2
     assert store.scalar("SELECT count(*) FROM promo_email WHERE subject_id = :s", s=user_subject) == 7
     # The log records are recent enough to survive the retention window, and none is in the future.
     now = store.clock.now()
     assert store.scalar("SELECT count(*) FROM log_record WHERE at < :t", t=now - timedelta(days=61)) == 0
     assert store.scalar("SELECT count(*) FROM log_record WHERE at > :t", t=now) == 0
+
+
+def test_the_demo_members_history_is_one_persons_few_browsers(store: Store) -> None:
+    seed.load(store.factory, store.settings, store.clock)
+    user_subject = store.scalar("SELECT subject_id FROM account WHERE email = 'demo.user@example.org'")
+    with store.engine.connect() as conn:
+        agents = [r[0] for r in conn.execute(text("SELECT DISTINCT user_agent FROM log_record WHERE subject_id = :s"), {"s": user_subject})]
+        addresses = {r[0] for r in conn.execute(text("SELECT DISTINCT ip FROM log_record WHERE subject_id = :s"), {"s": user_subject})}
+        paths = {r[0] for r in conn.execute(text("SELECT DISTINCT path FROM log_record WHERE subject_id = :s"), {"s": user_subject})}
+    described = sorted(describe_user_agent(a) for a in agents)
+    assert described == ["Edge 131 on Windows", "Firefox 133 on Linux", "Mobile Safari 18 on iOS"]
+    assert not any(re.search(r"bot|crawl|spider|slurp", a, re.I) for a in agents)
+    assert len(addresses) <= 4 and "/robots.txt" not in paths
 
 
 def test_demo_site_sets_cookies_and_its_log_is_ingested(store: Store) -> None:
@@ -48,13 +66,23 @@ def test_demo_site_sets_cookies_and_its_log_is_ingested(store: Store) -> None:
     assert watch.status_code == 200
     pref = browser.cookies.get(settings.pref_cookie)
     assert pref == "river+documentaries"
+    # Before logging in, the preference cookie ties this browser to nobody: This browser says what it holds.
+    before = browser.get("/browser").text
+    assert "river documentaries" in before and "identify no one" in before
+    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id IS NOT NULL") == 0
     r = browser.submit("/demo-site/login", form_page="/demo-site/")
     assert r.status_code == 303 and browser.cookies.get(settings.id_cookie, "").startswith("sid-")
-    # The visit went through the real ingest: this browser is one subject with both cookies.
-    subjects = store.scalar("SELECT count(DISTINCT subject_id) FROM identifier WHERE kind = 'cookie'")
-    assert subjects == 1
-    assert store.scalar("SELECT count(*) FROM search_preference WHERE term = 'river documentaries'") == 2  # cookie + referrer
-    assert store.scalar("SELECT count(*) FROM log_record WHERE site = 'demo-site'") == 4  # home, watch, home, login
+    landed = browser.get(r.headers["location"]).text
+    assert "You are logged in to Flickbox as the demo member" in landed and "demo.user@example.org" in landed
+    # The login went through the real ingest: the identification cookie is the demo member's.
+    assert store.scalar("SELECT count(DISTINCT subject_id) FROM identifier WHERE kind = 'cookie'") == 1
+    member = store.scalar("SELECT subject_id FROM site_account WHERE site_user_id = :u", u=seed.DEMO_SITE_USER)
+    assert store.scalar("SELECT subject_id FROM identifier WHERE kind = 'cookie'") == member
+    # The login line carried the preference cookie: its terms are the member's now, by the login's cookie.
+    assert store.scalar("SELECT count(*) FROM search_preference WHERE term = 'river documentaries'") == 1
+    assert store.scalar("SELECT count(*) FROM log_record WHERE site = 'demo-site'") == 5  # home, watch, home, login, home
+    assert store.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=member) == 2  # login, home
+    assert "belong to a person with an account" in browser.get("/browser").text
     assert demosite.log_path(settings).exists()
     app.state.engine.dispose()
 

@@ -9,48 +9,28 @@ import io
 import json
 import zipfile
 import zlib
-from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from sqlalchemy import select
 
-from portal.audit import checkpoints, subject_ref
+from portal.audit import checkpoints
 from portal.export import archive
 from portal.export.archive import FORMULA_START, HTML_ROWS
-from portal.models import metadata
 from portal.subjects import registry
 from tests.conftest import Portal
+from tests.export_oracle import normal, owned_rows
 from tests.export_seed import FORMULAS, export_zip, seed, subject_of
 
 A, B = "alice@example.org", "bob@example.org"
 
 
-def _normal(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def _db_rows(portal: Portal, category: registry.Category, subject_id: int) -> list[dict[str, Any]]:
-    """The category's rows read straight from its table (not through the export's own query)."""
-    table = category.sa_table
+    """The category's rows as the independent oracle finds them (not through the export's own query)."""
     names = [n for n, _ in category.columns()]
-    if category.key == registry.AUDIT_KEY:
-        detail = metadata.tables["audit_detail"]
-        ref = subject_ref(portal.store.settings.secret_key, subject_id)
-        stmt = (
-            select(table, detail.c.details, detail.c.erased_at.label("details_erased_at"))
-            .join(detail, detail.c.seq == table.c.seq)
-            .where(table.c.subject_ref == ref)
-            .order_by(table.c.seq)
-        )
-    else:
-        stmt = select(table).where(table.c.subject_id == subject_id)
-    with portal.store.engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(stmt)]
-    rows = [{n: _normal(r[n]) for n in names} for r in rows]
+    rows = [{n: normal(r[n]) for n in names} for r in owned_rows(portal.store, category.table, subject_id)]
     key = "seq" if category.key == registry.AUDIT_KEY else category.order_by[0]
     return sorted(rows, key=lambda r: (r[key], r.get("id")))
 
@@ -69,7 +49,7 @@ def test_export_matches_the_database_and_nothing_of_another_subject(portal: Port
     zf = export_zip(portal, alice)
     names = set(zf.namelist())
     keys = [c.key for c in registry.ordered()]
-    csvs = {f"{c.origin}/{c.key}.csv" for c in registry.CATEGORIES}
+    csvs = {f"{c.origin}/{c.key}.csv" for c in registry.exported()}
     assert names == {"data.json", "schema.json", "index.html", "manifest.json", "manifest.sig"} | csvs
 
     data = json.loads(zf.read("data.json"))
@@ -78,7 +58,7 @@ def test_export_matches_the_database_and_nothing_of_another_subject(portal: Port
     assert list(data["provided"]) == [k for k in keys if registry.by_key(k).origin == "provided"]
     assert list(data["observed"]) == [k for k in keys if registry.by_key(k).origin == "observed"]
 
-    for category in registry.CATEGORIES:
+    for category in registry.exported():
         section = data[category.origin][category.key]
         expected = _db_rows(portal, category, sa)
         if category.key == "exports":  # the snapshot was taken before this export was ready and downloaded

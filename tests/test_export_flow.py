@@ -150,3 +150,22 @@ def test_a_new_export_retires_the_previous_link(portal: Portal) -> None:
     assert old != new and len(_files(portal)) == 1
     assert alice.get(old).status_code == 410
     assert alice.get(new).status_code == 200
+
+
+def test_a_prepared_link_stays_listed_until_it_is_used_or_expires(portal: Portal) -> None:
+    alice = portal.client()
+    portal.verified_user(alice, A)
+    link = download_link(alice)
+    alice.get("/my")  # the person leaves the page …
+    assert link in alice.get("/my/export").text  # … and finds the link again
+    assert alice.get(link).status_code == 200
+    assert "Your download is ready" not in alice.get("/my/export").text  # used: gone
+    portal.store.clock.advance(minutes=1)
+    link = download_link(alice)
+    portal.store.clock.advance(hours=11)  # the session timed out meanwhile; the link did not
+    assert alice.submit("/login", {"email": A, "password": STRONG_PASSWORD}).status_code == 303
+    assert link in alice.get("/my/export").text
+    portal.store.clock.advance(hours=13, minutes=1)
+    assert alice.submit("/login", {"email": A, "password": STRONG_PASSWORD}).status_code == 303
+    assert link not in alice.get("/my/export").text
+    assert alice.get(link).status_code == 410

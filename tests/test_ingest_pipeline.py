@@ -18,11 +18,11 @@ from sqlalchemy import text
 
 from portal.accounts import accounts, passwords
 from portal.ingest.pipeline import Ingest, IngestError
-from portal.subjects import consent, identity
+from portal.subjects import catalog, consent, identity
 from tests import logfactory as lf
 from tests.conftest import STRONG_PASSWORD, Store
 
-ID, PREF = "site_id", "search_pref"
+ID, PREF, SESSION = "site_id", "search_pref", "session_id"
 
 
 def ingest(store: Store, *paths: Path | str, stdin: bytes | None = None, **kw):  # type: ignore[no-untyped-def]
@@ -268,27 +268,54 @@ def test_same_ip_different_people_stay_apart(store: Store, tmp_path: Path) -> No
     assert by_path == {"/alice": alice, "/bob": bob, "/nobody": None}
 
 
-def test_cookies_seen_together_merge_and_earlier_records_follow(store: Store, tmp_path: Path) -> None:
+def _identifying_cookie(store: Store, name: str = SESSION) -> None:
+    """A second catalogued cookie that identifies a browser (a site's session id, say)."""
+    with store.ctx() as ctx:
+        catalog.save(ctx, catalog.CookieForm(name, ("essential",), "The site's session id.", "", True, ""))
+
+
+def test_identifying_cookies_seen_together_merge_and_earlier_records_follow(store: Store, tmp_path: Path) -> None:
+    _identifying_cookie(store)
     ingest(
         store,
         lf.write(
             tmp_path / "1.log",
             [
-                lf.line(at=lf.T0, path="/anon", cookies=f"{PREF}=cheap+flights"),
+                lf.line(at=lf.T0, path="/anon", cookies=f"{SESSION}=s-1; {PREF}=cheap+flights"),
                 lf.line(at=lf.T0 + lf.minutes(1), path="/member", cookies=f"{ID}=id-1"),
             ],
         ),
     )
-    pref_subject, id_subject = subject_of(store, PREF, "cheap+flights"), subject_of(store, ID, "id-1")
-    assert pref_subject != id_subject
-    # Later one request carries both: the two are one person from now on, and the old rows follow.
-    ingest(store, lf.write(tmp_path / "2.log", [lf.line(at=lf.T0 + lf.minutes(5), path="/both", cookies=f"{PREF}=cheap+flights; {ID}=id-1")]))
-    merged = subject_of(store, PREF, "cheap+flights")
+    session_subject, id_subject = subject_of(store, SESSION, "s-1"), subject_of(store, ID, "id-1")
+    assert session_subject and id_subject and session_subject != id_subject
+    # Later one request carries both: the two are one browser from now on, and the old rows follow.
+    ingest(store, lf.write(tmp_path / "2.log", [lf.line(at=lf.T0 + lf.minutes(5), path="/both", cookies=f"{SESSION}=s-1; {ID}=id-1")]))
+    merged = subject_of(store, SESSION, "s-1")
     assert merged == subject_of(store, ID, "id-1")
     assert {r[0] for r in rows(store, "SELECT subject_id FROM log_record")} == {merged}
-    assert rows(store, "SELECT term, source, times FROM search_preference") == [("cheap flights", "cookie", 2)]
+    assert rows(store, "SELECT term, source, times FROM search_preference") == [("cheap flights", "cookie", 1)]
     assert store.scalar("SELECT count(*) FROM subject_link") == 1
     assert store.scalar("SELECT count(*) FROM audit_entry WHERE action = 'subject.link'") == 1
+
+
+def test_strangers_with_the_same_search_preference_stay_strangers(store: Store, tmp_path: Path) -> None:
+    """The preference cookie holds the search terms themselves: strangers who searched the same
+    words carry the same value. It is data about each request, never a key to anyone."""
+    lines = [
+        lf.line(ip="192.0.2.1", path="/ann", cookies=f"{ID}=ann; {PREF}=cheap+flights"),
+        lf.line(ip="192.0.2.2", path="/bob", cookies=f"{ID}=bob; {PREF}=cheap+flights", at=lf.T0 + lf.minutes(1)),
+        lf.line(ip="192.0.2.3", path="/cy", cookies=f"{PREF}=cheap+flights", at=lf.T0 + lf.minutes(2)),
+        lf.line(ip="192.0.2.4", path="/di", cookies=f"{PREF}=cheap+flights", at=lf.T0 + lf.minutes(3)),
+    ]
+    ingest(store, lf.write(tmp_path / "s.log", lines))
+    ann, bob = subject_of(store, ID, "ann"), subject_of(store, ID, "bob")
+    assert ann and bob and ann != bob
+    assert dict(rows(store, "SELECT path, subject_id FROM log_record")) == {"/ann": ann, "/bob": bob, "/cy": None, "/di": None}
+    assert store.scalar("SELECT count(*) FROM identifier WHERE name = :n", n=PREF) == 0
+    # The value stays with each request, for the person it is about to see.
+    assert store.scalar("SELECT count(*) FROM log_record WHERE cookies LIKE '%cheap+flights%'") == 4
+    assert sorted(rows(store, "SELECT subject_id, term FROM search_preference")) == sorted([(ann, "cheap flights"), (bob, "cheap flights")])
+    assert store.scalar("SELECT count(*) FROM subject_link") == 0
 
 
 def test_site_events_link_logins_and_verified_emails(store: Store, tmp_path: Path) -> None:
@@ -308,7 +335,9 @@ def test_site_events_link_logins_and_verified_emails(store: Store, tmp_path: Pat
     )
     assert ingest(store, events, fmt="events").events == 6
     assert subject_of(store, ID, "id-kim") == portal_subject
-    assert subject_of(store, PREF, "red+shoes") == portal_subject
+    # The preference cookie set for Kim is no key, but its terms are Kim's.
+    assert subject_of(store, PREF, "red+shoes") is None
+    assert rows(store, "SELECT subject_id, term, source FROM search_preference") == [(portal_subject, "red shoes", "cookie")]
     assert subject_of(store, ID, "id-lee") not in (None, portal_subject)
     assert store.scalar("SELECT count(*) FROM promo_email WHERE subject_id = :s", s=portal_subject) == 1
     # The site account keeps only a keyed hash of the email.
@@ -319,6 +348,7 @@ def test_site_events_link_logins_and_verified_emails(store: Store, tmp_path: Pat
 
 
 def test_two_known_people_are_never_merged_by_a_shared_cookie(store: Store, tmp_path: Path) -> None:
+    _identifying_cookie(store)
     events = lf.write(
         tmp_path / "e.jsonl",
         [
@@ -328,14 +358,14 @@ def test_two_known_people_are_never_merged_by_a_shared_cookie(store: Store, tmp_
     )
     ingest(store, events, fmt="events")
     a, b = subject_of(store, ID, "id-a"), subject_of(store, ID, "id-b")
-    # A shared computer: one preference cookie travels with both people's logins.
+    # A shared computer: one session cookie travels with both people's logins.
     ingest(
         store,
         lf.write(
             tmp_path / "s.log",
             [
-                lf.line(path="/a", cookies=f"{PREF}=shared; {ID}=id-a"),
-                lf.line(path="/b", cookies=f"{PREF}=shared; {ID}=id-b", at=lf.T0 + lf.minutes(1)),
+                lf.line(path="/a", cookies=f"{SESSION}=shared; {ID}=id-a"),
+                lf.line(path="/b", cookies=f"{SESSION}=shared; {ID}=id-b", at=lf.T0 + lf.minutes(1)),
             ],
         ),
     )
@@ -495,8 +525,7 @@ def test_sightings_of_an_identifier_across_lines_and_cookie_sets(store: Store, t
     ingest(store, lf.write(tmp_path / "s.log", lines))
     (v1,) = rows(store, f"SELECT first_seen, last_seen, last_user_agent FROM identifier WHERE name = '{ID}'")
     assert (_utc(v1[0]), _utc(v1[1]), v1[2]) == (t + lf.minutes(5), t + lf.minutes(9), "UA-d")
-    (pref,) = rows(store, f"SELECT first_seen, last_seen, last_user_agent FROM identifier WHERE name = '{PREF}'")
-    assert (_utc(pref[0]), _utc(pref[1]), pref[2]) == (t + lf.minutes(1), t + lf.minutes(9), "UA-d")
+    assert rows(store, f"SELECT count(*) FROM identifier WHERE name = '{PREF}'") == [(0,)]  # no key
     prefs = rows(store, "SELECT term, source, engine, first_seen, last_seen, times FROM search_preference ORDER BY term")
     assert [(p[0], p[1], p[2], _utc(p[3]), _utc(p[4]), p[5]) for p in prefs] == [
         ("hiking boots", "referrer", "Google", t + lf.minutes(3), t + lf.minutes(3), 1),

@@ -135,8 +135,10 @@ def test_reads_by_subject_use_the_partial_subject_index(store: Store) -> None:
             logbrowse.page(ctx, me, everything, first.next)  # the keyset page, (at, id) < cursor
             logbrowse.page(ctx, me, last_week, None)
             logbrowse.activity(ctx, me, everything)
+    with store.engine.connect() as conn:
+        found = registry.scope(conn, store.settings.secret_key, me)
     with store.engine.connect() as conn, _captured(store) as exported:
-        conn.execute(registry.statement(registry.by_key("log_records"), me)).all()
+        conn.execute(registry.statement(registry.by_key("log_records"), found)).all()
     assert len(seen) == 3 and len(exported) == 1
     # Planned only now: on SQLite the reads' transaction held the write lock.
     plans = [_plan(store, statement, parameters) for statement, parameters in seen + exported]

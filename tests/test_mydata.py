@@ -38,7 +38,7 @@ def _two_people(portal: Portal) -> tuple[Client, int, int]:
 
 def test_pages_need_a_login(portal: Portal) -> None:
     c = portal.client()
-    for path in ("/my", "/my/cookies", "/my/search", "/my/logs", "/my/cookies/1/delete", "/my/search/delete"):
+    for path in ("/my", "/my/cookies", "/my/search", "/my/logs", "/my/cookies/1/delete", "/my/search/delete"):  # noqa: E501
         r = c.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
 
@@ -74,16 +74,35 @@ def test_cookies_show_purpose_decoded_value_masked_id_browser_and_this_browser(p
 def test_a_logged_in_browser_claims_its_anonymous_cookies(portal: Portal) -> None:
     ann, me, _ = _two_people(portal)
     browser = f.subject(portal.store, "browser")
-    f.cookie(portal.store, browser, "search_pref", "red+shoes")
+    f.cookie(portal.store, browser, "site_id", "ann-other-browser")
     f.log_records(portal.store, browser, 4, source_id=f.source(portal.store, "/b.log"), path="/anon/{i}")
-    ann.cookies.set("search_pref", "red+shoes")
+    ann.cookies.set("site_id", "ann-other-browser")
     page = ann.get("/my/cookies")
     assert "We linked this browser's cookies to your account" in page.text
-    assert "red shoes" in page.text
+    assert "ann-…" in page.text
     with portal.store.ctx() as ctx:
         assert identity.root(ctx, browser) == me
     assert "We linked" not in ann.get("/my/cookies").text  # only once
     assert portal.store.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=me) == 16
+    assert portal.store.scalar("SELECT tied_by FROM identifier WHERE value = 'ann-other-browser'") == "claim"
+    reason = portal.store.scalar("SELECT reason FROM subject_link WHERE merged_id = :b", b=browser)
+    assert reason == "site_id cookie presented while logged in"
+
+
+def test_a_shared_search_preference_claims_nobody(portal: Portal) -> None:
+    """Adding a stranger's search-preference value to one's browser must not pull their data in."""
+    ann, me, _ = _two_people(portal)
+    stranger = f.subject(portal.store, "browser")
+    f.cookie(portal.store, stranger, "site_id", "stranger-browser")
+    f.cookie(portal.store, stranger, "search_pref", "weather")  # a row the old linking wrote
+    f.log_records(portal.store, stranger, 4, source_id=f.source(portal.store, "/s.log"), ip="192.0.2.99", path="/stranger/{i}")
+    ann.cookies.set("search_pref", "weather")
+    for path in ("/my", "/my/cookies", "/my/logs"):
+        text = ann.get(path).text
+        assert "We linked" not in text and "/stranger/" not in text and "192.0.2.99" not in text, path
+    with portal.store.ctx() as ctx:
+        assert identity.root(ctx, stranger) == stranger
+    assert portal.store.scalar("SELECT count(*) FROM subject_link") == 0
 
 
 def test_search_preferences_show_term_source_and_times(portal: Portal) -> None:
@@ -128,7 +147,7 @@ def test_delete_one_search_preference_then_all(portal: Portal) -> None:
 
 @pytest.mark.parametrize("kind", ["cookies", "search"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_another_subjects_id_is_a_404_identical_to_a_missing_one_and_audited(
+def test_another_subjects_id_is_answered_exactly_like_a_missing_one_and_audited(
     portal: Portal, kind: str, method: str
 ) -> None:
     ann, _, other = _two_people(portal)
@@ -138,12 +157,14 @@ def test_another_subjects_id_is_a_404_identical_to_a_missing_one_and_audited(
 
     def attempt(item: int):  # type: ignore[no-untyped-def]
         path = f"/my/{kind}/{item}/delete"
-        return ann.get(path) if method == "GET" else ann.submit(path, form_page="/my")
+        r = ann.get(path, follow_redirects=False) if method == "GET" else ann.submit(path, form_page="/my")
+        return r, ann.get(f"/my/{kind}").text
 
     denied_before = _audits(portal, "access.denied")
-    foreign, absent = attempt(theirs), attempt(missing)
-    assert foreign.status_code == absent.status_code == 404
-    assert foreign.text == absent.text
+    (foreign, foreign_page), (absent, absent_page) = attempt(theirs), attempt(missing)
+    assert foreign.status_code == absent.status_code == 303
+    assert foreign.headers["location"] == absent.headers["location"] == f"/my/{kind}"
     assert dict(foreign.headers).keys() == dict(absent.headers).keys()
+    assert "already deleted" in foreign_page and "already deleted" in absent_page
     assert _audits(portal, "access.denied") == denied_before + 1
     assert portal.store.scalar(f"SELECT count(*) FROM {table} WHERE id = :i", i=theirs) == 1

@@ -17,6 +17,7 @@ def test_sqlite_pragmas(sqlite_store: Store) -> None:
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") >= 5000
         assert pragma("synchronous") == 2  # FULL
+        assert pragma("secure_delete") == 1  # deleted content is zeroed in the file
     check_engine(sqlite_store.engine)
 
 

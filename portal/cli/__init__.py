@@ -10,6 +10,7 @@ from portal import __version__
 from portal.cli.audit import audit
 from portal.cli.common import cli_ctx, friendly_errors, open_store
 from portal.cli.ingest import ingest
+from portal.cli.relink import relink
 from portal.cli.requests import requests_group
 from portal.cli.retention import retention_group
 from portal.core.errors import ConfigError
@@ -144,5 +145,6 @@ def demo() -> None:
 
 main.add_command(audit)
 main.add_command(ingest)
+main.add_command(relink)
 main.add_command(retention_group)
 main.add_command(requests_group)

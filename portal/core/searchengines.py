@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: cheap as a cache key
@@ -37,6 +39,42 @@ DEFAULT_ENGINES: tuple[SearchEngine, ...] = (
     SearchEngine("Seznam", ("search.seznam.cz",), ("q",)),
     SearchEngine("Sogou", ("sogou.com",), ("query",)),
 )
+
+
+def url_host(referrer: str) -> tuple[SplitResult, str] | None:
+    """The parts of a URL and its host (lower-case, without a trailing dot); None without a host."""
+    try:
+        parts = urlsplit(referrer.strip())
+        host = parts.hostname
+    except ValueError:  # e.g. an unbalanced "[" in the netloc
+        return None
+    if not host:
+        return None
+    return parts, host.rstrip(".")
+
+
+def _matches(host: str, domain: str) -> bool:
+    labels = host.split(".")
+    want = domain.split(".")
+    any_suffix = want[-1] == "*"
+    if any_suffix:
+        want = want[:-1]
+    for start in range(len(labels) - len(want) + 1):
+        if labels[start : start + len(want)] != want:
+            continue
+        suffix = labels[start + len(want) :]
+        if not any_suffix:
+            if not suffix:
+                return True
+        # A country suffix: "de", "co.uk", "com.br" (one or two short labels).
+        elif 1 <= len(suffix) <= 2 and all(0 < len(s) <= 3 for s in suffix):
+            return True
+    return False
+
+
+@lru_cache(maxsize=4_096)
+def engine_for(host: str, engines: tuple[SearchEngine, ...]) -> SearchEngine | None:
+    return next((e for e in engines if any(_matches(host, d) for d in e.domains)), None)
 
 
 def load_engines(path: Path) -> tuple[SearchEngine, ...]:

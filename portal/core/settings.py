@@ -152,6 +152,11 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def exports_dir(self) -> Path:
+        """Where prepared "download my data" archives wait for their single download."""
+        return self.var_dir / "exports"
+
 
 def _bool(env: str, raw: str) -> bool:
     value = raw.strip().lower()

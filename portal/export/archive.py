@@ -322,7 +322,7 @@ class ArchiveWriter:
 
     def write(self, dest: Path) -> Archive:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        refs = registry.audit_refs(self.conn, self.settings.secret_key, self.subject["id"])
+        found = registry.scope(self.conn, self.settings.secret_key, self.subject["id"])
         with (
             tempfile.TemporaryFile(dir=dest.parent, prefix=".spool-") as spool,
             zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf,
@@ -331,7 +331,7 @@ class ArchiveWriter:
             self.zf = zf
             self.spool = spool
             with self._entry("data.json") as data:
-                self._data_json(data, refs)
+                self._data_json(data, found)
             # The CSV entries are copied from the spool on the pipe's thread while index.html is rendered.
             for section in self.sections:
                 self.pipe.submit(self._copy_csv, section)
@@ -390,7 +390,7 @@ class ArchiveWriter:
 
     # -- data.json, with one pass per category ---------------------------------------------
 
-    def _data_json(self, data: _Entry, refs: list[str]) -> None:
+    def _data_json(self, data: _Entry, found: registry.Scope) -> None:
         """data.json is written straight into the zip while each category's CSV goes to the spool.
 
         Why this way round: data.json is the larger of the two, so its compression is the one that
@@ -405,11 +405,11 @@ class ArchiveWriter:
                 section = Section(category, category.retention_text(self.settings),
                                   [name for name, _ in category.columns()],
                                   f"{category.origin}/{category.key}.csv")
-                section.count = self._count(category, refs)
+                section.count = self._count(category, found)
                 meta_json = json.dumps(_meta(section), ensure_ascii=False)[:-1]
                 prefix = "," if n else ""
                 data.write(f'{prefix}\n"{category.key}":{meta_json},"rows":['.encode())
-                rows = self._category(section, refs, data)
+                rows = self._category(section, found, data)
                 if rows != section.count:
                     raise RuntimeError(f"{category.key}: counted {section.count} rows but read {rows}")
                 data.write(b"\n]}")
@@ -417,15 +417,15 @@ class ArchiveWriter:
             data.write(b"}," if origin == "provided" else b"}")
         data.write(b"}\n")
 
-    def _count(self, category: Category, refs: list[str]) -> int:
-        stmt = registry.statement(category, self.subject["id"], refs).order_by(None).subquery()
+    def _count(self, category: Category, found: registry.Scope) -> int:
+        stmt = registry.statement(category, found).order_by(None).subquery()
         return int(self.conn.execute(select(func.count()).select_from(stmt)).scalar_one())
 
-    def _rows(self, category: Category, refs: list[str]) -> Iterator[Sequence[Any]]:
-        stmt = registry.statement(category, self.subject["id"], refs)
+    def _rows(self, category: Category, found: registry.Scope) -> Iterator[Sequence[Any]]:
+        stmt = registry.statement(category, found)
         return _raw_rows(self.conn, stmt, category.key)
 
-    def _category(self, section: Section, refs: list[str], data: _Entry) -> int:
+    def _category(self, section: Section, found: registry.Scope, data: _Entry) -> int:
         """Stream one category: CSV to the spool, JSON rows into data.json; returns the rows read."""
         category, names = section.category, section.columns
         cols = category.columns()
@@ -445,7 +445,7 @@ class ArchiveWriter:
         part = section.csv = _DeflatedPart(self.spool)
         self.pipe.submit(part.begin)
         read = 0
-        for batch in self._rows(category, refs):
+        for batch in self._rows(category, found):
             # Column-wise work: zip(*) and map() keep the per-cell loops in C.
             columns: list[Any] = list(zip(*batch, strict=True))
             for i, proc in procs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, select, update
@@ -19,7 +19,7 @@ from portal import audit
 from portal.accounts import sessions
 from portal.accounts.sessions import Current
 from portal.core.context import Ctx
-from portal.core.crypto import random_token, sha256_hex
+from portal.core.crypto import keyed_hash, random_token, sha256_hex
 from portal.core.errors import PortalError
 from portal.core.settings import Settings
 from portal.core.store import read_snapshot
@@ -51,7 +51,7 @@ class Claim:
 
 
 def exports_dir(settings: Settings) -> Path:
-    return settings.var_dir / "exports"
+    return settings.exports_dir
 
 
 def start(ctx: Ctx, cur: Current) -> Started:
@@ -60,17 +60,48 @@ def start(ctx: Ctx, cur: Current) -> Started:
         raise ReauthRequired("Please enter your password again to download your data.")
     subject_id = cur.account.subject_id
     _retire_links(ctx, subject_id)
-    token = random_token(32)
     row = DataExport(
         subject_id=subject_id,
-        token_hash=sha256_hex(token),
+        token_hash=sha256_hex(random_token(32)),  # replaced below, once the id is known
         created_at=ctx.now,
         expires_at=ctx.now + LINK_TTL,
     )
     ctx.session.add(row)
     ctx.session.flush()
+    token = link_token(ctx.settings, row)
+    row.token_hash = sha256_hex(token)
     audit.record(ctx, "export.create", subject_id=subject_id, details={"export": row.id})
     return Started(row.id, token)  # type: ignore[arg-type]
+
+
+def link_token(settings: Settings, row: DataExport) -> str:
+    """The download link's secret: derived from the export under the server secret, so the page can
+    show the link again until it is used or expires, while the store holds only its hash."""
+    created = row.created_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return keyed_hash(settings.secret_key, "export-link", f"{row.id}:{created}")
+
+
+@dataclass(frozen=True)
+class Live:
+    token: str
+    expires_at: datetime
+    size: int | None
+
+
+def live_link(ctx: Ctx, subject_id: int) -> Live | None:
+    """The subject's prepared download that still works (ready, unused, unexpired), if any."""
+    row = ctx.session.scalars(
+        select(DataExport)
+        .where(
+            DataExport.subject_id == subject_id,  # type: ignore[arg-type]
+            DataExport.ready_at.is_not(None),  # type: ignore[union-attr]
+            DataExport.used_at.is_(None),  # type: ignore[union-attr]
+            DataExport.file_name.is_not(None),  # type: ignore[union-attr]
+            DataExport.expires_at > ctx.now,  # type: ignore[arg-type]
+        )
+        .order_by(DataExport.id.desc())  # type: ignore[union-attr]
+    ).first()
+    return None if row is None else Live(link_token(ctx.settings, row), row.expires_at, row.size)
 
 
 def _retire_links(ctx: Ctx, subject_id: int) -> None:

@@ -31,7 +31,7 @@ from portal.ingest.searchterms import DEFAULT_ENGINES, SearchEngine, referrer_do
 from portal.ingest.sources import Block, RawLine, without_cr
 from portal.models import UnclassifiedCookie
 from portal.models.sitedata import column_chars, log_record_id
-from portal.subjects.cookies import CookieCatalog, decode_search_pref, redact_query, split_cookies
+from portal.subjects.cookies import REDACTED, CookieCatalog, decode_search_pref, redact_query, split_cookies
 
 # Lines per transaction: each commit costs an fsync and a WAL checkpoint (20,000 read 10% slower).
 BATCH_LINES = 50_000
@@ -41,26 +41,27 @@ _CACHE_MAX = 20_000
 _NAME_CHARS = column_chars(UnclassifiedCookie, "name")
 _PIPE_BYTES = 4 * 1024 * 1024  # most of a pickled batch (about 4.4 MB) in flight between the processes
 
-Cookies = tuple[tuple[str, str], ...]  # the catalogued (name, value) pairs of one request
+Cookies = tuple[tuple[str, str], ...]  # the identifying (name, value) pairs of one request
 
 
 @dataclass(slots=True)
 class CookieGroup:
-    """The lines of a batch that carried the same catalogued cookies (its key in `cookie_groups`).
+    """The lines of a batch that carried the same identifying cookies (its key in `cookie_groups`).
 
     They belong to one subject, so linking is done once per group, not once per line: a busy
     visitor's thousands of lines in a batch cost one step. What linking needs of the lines is
     kept: the first one's time (an identifier's first sighting), the latest one (its last
-    sighting and user agent; of equal times the later line), and the earliest time.
+    sighting and user agent; of equal times the later line). Cookies that identify no one (the
+    search-preference cookie) are data about each line, so their search terms are counted per
+    value: `prefs` maps the terms a line's preference cookie held to [lines, earliest, latest].
     """
 
-    prefs: tuple[str, ...]  # search terms the preference cookie holds
     indices: list[int]  # of the lines' rows in `Batch.rows`
     first_at: datetime
     last_at: datetime
     last_index: int
     last_ua: str | None
-    earliest: datetime
+    prefs: dict[tuple[str, ...], list[Any]]
 
 
 @dataclass
@@ -82,9 +83,9 @@ class Batch:
     size: int  # lines in the batch: stored, rejected and events
     # log_record rows in `LOG_COLUMNS` order, `subject_id` (index 2) still None
     rows: list[tuple[Any, ...]] = field(default_factory=list)
-    # The rows linking is about, grouped by their cookies, in order of first appearance.
+    # The rows linking is about, grouped by their identifying cookies, in order of first appearance.
     cookie_groups: dict[Cookies, CookieGroup] = field(default_factory=dict)
-    # (cookies, (engine, term), time) of lines with cookies and a search-engine referrer
+    # (cookies, (engine, term), time) of lines with identifying cookies and a search-engine referrer
     referrer_terms: list[tuple[Cookies, tuple[str, str], datetime]] = field(default_factory=list)
     unclassified: dict[str, list[Any]] = field(default_factory=dict)  # name → [count, first, last]
     rejected: list[Quarantined] = field(default_factory=list)
@@ -132,13 +133,15 @@ class Preparer:
 
     def _cookie_facts(self, header: str) -> tuple[Any, ...]:
         split = split_cookies(header, self.catalog)
-        catalogued = tuple(split.catalogued)
+        catalogued = split.catalogued
+        identifying = self.catalog.secret_names
         prefs: list[str] = []
         for name, value in catalogued:
             if name == self.pref_cookie:
                 prefs.extend(decode_search_pref(value))
         facts = (
-            catalogued,
+            # Only these tie the line to a person; every catalogued cookie is kept with the line.
+            tuple((n, v) for n, v in catalogued if n in identifying and v and v != REDACTED),
             tuple(split.uncatalogued_names),
             json.dumps(dict(catalogued), separators=(",", ":")) if catalogued else None,
             tuple(prefs),
@@ -201,10 +204,10 @@ class Preparer:
             ua: str | None,
             header: str | None,
         ) -> None:
-            catalogued: Cookies = ()
+            identifying: Cookies = ()
             as_json = None
             if header and header != "-":
-                catalogued, names, as_json, prefs = cookies(header) or cookie_facts(header)
+                identifying, names, as_json, prefs = cookies(header) or cookie_facts(header)
                 for name in names:
                     key = name[:_NAME_CHARS]
                     entry = unclassified.get(key)
@@ -224,19 +227,27 @@ class Preparer:
                 path = same(path, path)  # type: ignore[arg-type]  # redact keeps a str a str
             if ua is not None:
                 ua = same(ua, ua)
-            if catalogued:
+            if identifying:
                 index = len(rows)
-                group = groups.get(catalogued)
+                group = groups.get(identifying)
                 if group is None:
-                    groups[catalogued] = CookieGroup(prefs, [index], at, at, index, ua, at)
+                    group = groups[identifying] = CookieGroup([index], at, at, index, ua, {})
                 else:
                     group.indices.append(index)
                     if at >= group.last_at:
                         group.last_at, group.last_index, group.last_ua = at, index, ua
-                    elif at < group.earliest:
-                        group.earliest = at
+                if prefs:
+                    seen = group.prefs.get(prefs)
+                    if seen is None:
+                        group.prefs[prefs] = [1, at, at]
+                    else:
+                        seen[0] += 1
+                        if at < seen[1]:
+                            seen[1] = at
+                        elif at > seen[2]:
+                            seen[2] = at
                 if term:
-                    referrer_terms.append((catalogued, term, at))
+                    referrer_terms.append((identifying, term, at))
             rows.append(
                 (
                     source_id,

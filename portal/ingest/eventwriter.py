@@ -8,10 +8,10 @@ from sqlmodel import col, select
 
 from portal.core.context import Ctx
 from portal.ingest.events import AccountEvent, CookieSetEvent, EmailSentEvent, Event, LoginEvent
-from portal.ingest.writer import upsert
+from portal.ingest.writer import TERM_CHARS, Found, store_preferences, upsert
 from portal.models import Account, PromoEmail, SiteAccount, UnclassifiedCookie
 from portal.subjects import identity
-from portal.subjects.cookies import CookieCatalog
+from portal.subjects.cookies import CookieCatalog, decode_search_pref
 
 
 def apply(ctx: Ctx, events: Sequence[tuple[int, Event]], catalog: CookieCatalog) -> int:
@@ -26,8 +26,9 @@ def apply(ctx: Ctx, events: Sequence[tuple[int, Event]], catalog: CookieCatalog)
             at = event.time or ctx.now
             subject = identity.subject_of_site_user(ctx, event.site_user_id, at)
             identity.attach(
-                ctx, "cookie", ctx.settings.id_cookie, event.cookie_value, subject, at=at, reason="site login"
-            )
+                ctx, "cookie", ctx.settings.id_cookie, event.cookie_value, subject,
+                at=at, reason="site login", tied_by="event",
+            )  # fmt: skip
         elif isinstance(event, EmailSentEvent):
             unmatched += 0 if _email_sent(ctx, event) else 1
     return unmatched
@@ -59,6 +60,9 @@ def _cookie_set(ctx: Ctx, event: CookieSetEvent, catalog: CookieCatalog) -> None
             lambda ex, t: {"seen": t.c.seen + ex.seen, "last_seen": ex.last_seen},
         )
         return
+    if event.name not in catalog.secret_names:
+        _data_cookie_set(ctx, event)
+        return
     if event.site_user_id:
         subject = identity.subject_of_site_user(ctx, event.site_user_id, event.set_at)
     else:
@@ -72,9 +76,24 @@ def _cookie_set(ctx: Ctx, event: CookieSetEvent, catalog: CookieCatalog) -> None
         subject,
         at=event.set_at,
         reason="cookie set by the site for this user",
+        tied_by="event" if event.site_user_id else identity.SEEN,
         set_at=event.set_at,
         expires_at=event.expires_at,
     )
+
+
+def _data_cookie_set(ctx: Ctx, event: CookieSetEvent) -> None:
+    """A cookie that identifies no one was set: its value is data, never a key. Set for a named
+    site user, the search terms the preference cookie holds are theirs (if they allow it); set for
+    nobody in particular, it says nothing about anyone and nothing is kept."""
+    if not event.site_user_id or event.name != ctx.settings.pref_cookie:
+        return
+    subject = identity.subject_of_site_user(ctx, event.site_user_id, event.set_at)
+    found: Found = {
+        (subject, term[:TERM_CHARS], "cookie", ""): [event.set_at, event.set_at, 1]
+        for term in decode_search_pref(event.value)
+    }
+    store_preferences(ctx, found)
 
 
 def _verified_account(ctx: Ctx, email: str) -> Account | None:

@@ -6,22 +6,11 @@ The engine table is data (portal/core/searchengines.py): pass your own `engines`
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import SplitResult, unquote_plus, urlsplit
+from urllib.parse import unquote_plus
 
-from portal.core.searchengines import DEFAULT_ENGINES, SearchEngine
+from portal.core.searchengines import DEFAULT_ENGINES, SearchEngine, engine_for, url_host
 
 _URL_PREFIXES = ("http:", "https:")
-
-
-def _host(referrer: str) -> tuple[SplitResult, str] | None:
-    try:
-        parts = urlsplit(referrer.strip())
-        host = parts.hostname
-    except ValueError:  # e.g. an unbalanced "[" in the netloc
-        return None
-    if not host:
-        return None
-    return parts, host.rstrip(".")
 
 
 def referrer_domain(referrer: str | None) -> str | None:
@@ -38,36 +27,12 @@ def _cached_domain(referrer: str) -> str | None:
 
 
 def _domain(referrer: str) -> str | None:
-    found = _host(referrer)
+    found = url_host(referrer)
     if found is None:
         return None
     host = found[1]
     host = host[4:] if host.startswith("www.") and len(host) > 4 else host
     return host if len(host) <= 253 else None  # no DNS name is longer (and the column is not)
-
-
-def _matches(host: str, domain: str) -> bool:
-    labels = host.split(".")
-    want = domain.split(".")
-    any_suffix = want[-1] == "*"
-    if any_suffix:
-        want = want[:-1]
-    for start in range(len(labels) - len(want) + 1):
-        if labels[start : start + len(want)] != want:
-            continue
-        suffix = labels[start + len(want) :]
-        if not any_suffix:
-            if not suffix:
-                return True
-        # A country suffix: "de", "co.uk", "com.br" (one or two short labels).
-        elif 1 <= len(suffix) <= 2 and all(0 < len(s) <= 3 for s in suffix):
-            return True
-    return False
-
-
-@lru_cache(maxsize=4_096)
-def _engine_for(host: str, engines: tuple[SearchEngine, ...]) -> SearchEngine | None:
-    return next((e for e in engines if any(_matches(host, d) for d in e.domains)), None)
 
 
 def _params(query: str) -> dict[str, str]:
@@ -85,11 +50,11 @@ def search_term(
     """(engine name, search term) when the referrer is a known engine's result page with a term."""
     if not referrer or referrer == "-":
         return None
-    found = _host(referrer)
+    found = url_host(referrer)
     if found is None:
         return None
     parts, host = found
-    engine = _engine_for(host, engines)
+    engine = engine_for(host, engines)
     if engine is None:
         return None
     query = _params(parts.query)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from portal.core.context import Ctx
+from portal.core.store import executemany
 from portal.ingest.batches import Batch, sqlite_time
 from portal.models import (
     Consent,
@@ -46,6 +47,7 @@ LOG_TYPES = (
 )  # fmt: skip
 UPDATE_SEEN = "UPDATE identifier SET last_seen = ?, last_user_agent = ? WHERE id = ? AND last_seen < ?"
 IN_CHUNK = 500
+Found = dict[tuple[int, str, str, str], list[Any]]  # (subject, term, source, engine) → [first, last, times]
 TERM_CHARS = column_chars(SearchPreference, "term")
 QUARANTINE_RAW_BYTES = 4096
 
@@ -189,7 +191,7 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         else:
             fresh.materialize(subjects, pending)
             owners = {o for o in map(owner, cookies) if o is not None}
-            # The identification cookie speaks for the person; a shared preference cookie does not.
+            # Of two identifying cookies leading to two people, the identification cookie decides.
             id_owner = next((owner(k) for k in cookies if k[0] == id_cookie and owner(k) is not None), None)
             subject = id_owner if id_owner is not None else min(owners)
             for other in sorted(owners - {subject}):
@@ -225,6 +227,7 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
                     "first_seen": group.first_at,
                     "last_seen": at,
                     "last_user_agent": ua,
+                    "tied_by": identity.SEEN,
                 }
                 pending_row[key] = index
             elif (at, index) >= (row["last_seen"], pending_row[key]):
@@ -242,11 +245,7 @@ def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -
         # The driver directly, with the row's time already in the store's format: one statement
         # per identifier seen, and SQLAlchemy's per-parameter processing cost more than the update.
         params = [(rows[i][3], ua, ident, rows[i][3]) for ident, (_at, ua, i) in seen.items()]
-        if _postgres(ctx.session):
-            with _dbapi(ctx.session).cursor() as cur:
-                cur.executemany(UPDATE_SEEN.replace("?", "%s"), params)
-        else:
-            _dbapi(ctx.session).executemany(UPDATE_SEEN, params)
+        executemany(ctx.session, UPDATE_SEEN, params)
     return [_follow(moved, s) for s in subjects] if moved else subjects
 
 
@@ -344,7 +343,7 @@ def copy_rows(
             copy.write_row(row)
 
 
-def _consented(ctx: Ctx, subjects: set[int]) -> set[int]:
+def consented(ctx: Ctx, subjects: set[int]) -> set[int]:
     """Subjects for whom personalization is on (no consent row means the site's default: on)."""
     revoked: set[int] = set()
     ids = list(subjects)
@@ -361,7 +360,7 @@ def _consented(ctx: Ctx, subjects: set[int]) -> set[int]:
 
 
 def _record_preferences(ctx: Ctx, batch: Batch, subjects: Sequence[int]) -> int:
-    found: dict[tuple[int, str, str, str], list[Any]] = {}
+    found: Found = {}
 
     def note(key: tuple[int, str, str, str], first: datetime, last: datetime, times: int) -> None:
         entry = found.get(key)
@@ -370,18 +369,24 @@ def _record_preferences(ctx: Ctx, batch: Batch, subjects: Sequence[int]) -> int:
         else:
             entry[0], entry[1], entry[2] = min(entry[0], first), max(entry[1], last), entry[2] + times
 
-    # Only lines with catalogued cookies have a subject: a search by nobody we can name stays in
-    # the log record only. The preference cookie's terms are the same on every line of a group.
+    # Only lines with identifying cookies have a subject: a search by nobody we can name stays in
+    # the log record only.
     subject_of = dict(zip(batch.cookie_groups, subjects, strict=True))
     for group, subject in zip(batch.cookie_groups.values(), subjects, strict=True):
-        times = len(group.indices)
-        for pref in group.prefs:
-            note((subject, pref[:TERM_CHARS], "cookie", ""), group.earliest, group.last_at, times)
+        for prefs, (times, earliest, latest) in group.prefs.items():
+            for pref in prefs:
+                note((subject, pref[:TERM_CHARS], "cookie", ""), earliest, latest, times)
     for cookies, (engine, term), at in batch.referrer_terms:
         note((subject_of[cookies], term[:TERM_CHARS], "referrer", engine), at, at, 1)
+    return store_preferences(ctx, found)
+
+
+def store_preferences(ctx: Ctx, found: Found) -> int:
+    """Add search terms to their subjects' preferences, except for subjects who switched
+    personalisation off (every path that records a term comes through here)."""
     if not found:
         return 0
-    allowed = _consented(ctx, {k[0] for k in found})
+    allowed = consented(ctx, {k[0] for k in found})
     rows = [
         {
             "subject_id": s,

@@ -26,10 +26,14 @@ class CatalogCookie(SQLModel, table=True):
     updated_at: datetime
 
 
-class Identifier(SQLModel, table=True):
-    """A strong key tying data to a subject: a catalogued cookie value or a site user id.
+TIES = ("event", "claim", "seen", "kept")
 
-    Never an IP address. `value_hash` (HMAC under the server secret) is what lookups use.
+
+class Identifier(SQLModel, table=True):
+    """A strong key tying data to a subject: the value of a catalogued cookie that identifies a
+    browser, or a site user id (DESIGN.md §2). Never an IP address, a user agent or a cookie that
+    identifies no one (such as the search-preference cookie: strangers share its values).
+    `value_hash` (HMAC under the server secret) is what lookups use.
     """
 
     __tablename__ = "identifier"
@@ -45,6 +49,11 @@ class Identifier(SQLModel, table=True):
     set_at: datetime | None = None
     expires_at: datetime | None = None
     last_user_agent: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # What tied it to its subject (one of TIES): "event" a site event naming the site user (login,
+    # cookie_set with a user id, the user id itself), "claim" the person presented it while logged
+    # in, "seen" log lines only (re-derived by `portal relink`), "kept" a tie made before this column
+    # existed that relinking kept; NULL: made before migration 0006, not yet settled by a relink.
+    tied_by: str | None = Field(default=None, max_length=16)
 
 
 class SiteAccount(SQLModel, table=True):

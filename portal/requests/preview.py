@@ -56,14 +56,15 @@ class Preview:
 
 
 def erasure_preview(ctx: Ctx, subject_id: int) -> Preview:
-    """Counts per registry category for this subject (the queries export uses, so they cannot drift)."""
+    """Counts per registry category for this subject (the finders export uses, so they cannot drift)."""
     conn = ctx.session.connection()
-    refs = registry.audit_refs(conn, ctx.settings.secret_key, subject_id)
+    found = registry.scope(conn, ctx.settings.secret_key, subject_id)
     deleted: list[Deleted] = []
     kept: list[Kept] = [Kept(*SUPPRESSION)]
     for category in registry.ordered():
-        rows = registry.statement(category, subject_id, refs).order_by(None).subquery()
-        count = int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
+        table = category.sa_table
+        stmt = select(func.count()).select_from(table).where(registry.where(category, found))
+        count = int(conn.execute(stmt).scalar_one())
         if category.key in KEPT_CATEGORIES:
             kept.append(Kept(category.title, KEPT_CATEGORIES[category.key], count))
         else:

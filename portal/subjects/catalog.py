@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,15 @@ def load(ctx: Ctx) -> CookieCatalog:
     """The catalog as ingest and the pages use it (seeding it first if needed)."""
     ensure_defaults(ctx)
     rows = ctx.session.scalars(select(CatalogCookie).order_by(CatalogCookie.name)).all()
+    return CookieCatalog(tuple(_entry(r) for r in rows))
+
+
+def current(ctx: Ctx) -> CookieCatalog:
+    """The catalog as it stands, without seeding it (the defaults when empty): for services whose
+    one audit entry must be the only change they make."""
+    rows = ctx.session.scalars(select(CatalogCookie).order_by(CatalogCookie.name)).all()
+    if not rows:
+        return default_catalog(ctx.settings.id_cookie, ctx.settings.pref_cookie)
     return CookieCatalog(tuple(_entry(r) for r in rows))
 
 
@@ -116,10 +126,17 @@ def get(ctx: Ctx, cookie_id: int) -> CatalogCookie:
     return row
 
 
-def save(ctx: Ctx, form: CookieForm, cookie_id: int | None = None) -> CatalogCookie | None:
+Relinker = Callable[[Ctx, CookieCatalog], Mapping[str, int]]
+
+
+def save(
+    ctx: Ctx, form: CookieForm, cookie_id: int | None = None, *, relink: Relinker | None = None
+) -> CatalogCookie | None:
     """Add (cookie_id None) or edit one entry, audited as `catalog.update`; None when nothing changed.
 
-    The name of an existing entry is fixed: identifiers and log records are keyed by it.
+    The name of an existing entry is fixed: identifiers and log records are keyed by it. When an
+    edit changes whether the cookie identifies a browser, `relink` re-derives every link by the new
+    catalog in the same transaction, and its counts go into the one audit entry.
     """
     errors = check(form, adding=cookie_id is None)
     if errors:
@@ -149,16 +166,15 @@ def save(ctx: Ctx, form: CookieForm, cookie_id: int | None = None) -> CatalogCoo
             setattr(row, key, value)
         row.updated_at = ctx.now
     ctx.session.flush()
-    audit.record(
-        ctx,
-        "catalog.update",
-        details={
-            "name": row.name,
-            "change": "add" if before is None else "edit",
-            "before": before,
-            "after": values,
-        },
-    )
+    details: dict[str, Any] = {
+        "name": row.name,
+        "change": "add" if before is None else "edit",
+        "before": before,
+        "after": values,
+    }
+    if before is not None and before["identifies_browser"] != values["identifies_browser"] and relink:
+        details["relinked"] = dict(relink(ctx, load(ctx)))
+    audit.record(ctx, "catalog.update", details=details)
     return row
 
 

@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -29,7 +29,7 @@ from portal.models import (
     SearchPreference,
     Subject,
 )
-from portal.subjects import identity
+from portal.subjects import deletion, identity
 
 LABELS = {
     "personalization": "Personalised content",
@@ -124,12 +124,9 @@ def _locked_row(ctx: Ctx, subject_id: int) -> Consent:
     return row
 
 
-def forget_search_preferences(ctx: Ctx, subject_id: int) -> int:
-    """Delete every recorded search preference of a subject (after the person confirmed)."""
-    result = ctx.session.execute(
-        delete(SearchPreference).where(col(SearchPreference.subject_id) == subject_id)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+def forget_search_preferences(ctx: Ctx, subject_id: int) -> deletion.Forgotten:
+    """Delete every recorded search term of a subject and every copy of it (after the person confirmed)."""
+    return deletion.forget_terms(ctx, subject_id)
 
 
 def search_preference_count(ctx: Ctx, subject_id: int) -> int:
@@ -151,16 +148,18 @@ def revoke_personalization(ctx: Ctx, subject_id: int, *, via: str = "portal") ->
     """
     row = _locked_row(ctx, subject_id)
     was_on = row.personalization
-    deleted = forget_search_preferences(ctx, subject_id)
+    forgotten = forget_search_preferences(ctx, subject_id)
+    deleted = forgotten.preferences
+    copies = {"copies_redacted": forgotten.records, "exports_withdrawn": forgotten.exports}
+    details: dict[str, Any]
     if was_on:
-        details = {"search_preferences_deleted": deleted}
+        details = {"search_preferences_deleted": deleted, **copies}
         change = _apply(ctx, subject_id, "personalization", False, via=via, details=details)
         return change, deleted
     entry = None
-    if deleted:
-        entry = audit.record(
-            ctx, "search_preferences.delete", subject_id=subject_id, details={"deleted": deleted, "via": via}
-        )
+    if deleted or forgotten.records:
+        details = {"deleted": deleted, "via": via, **copies}
+        entry = audit.record(ctx, "search_preferences.delete", subject_id=subject_id, details=details)
     return Change("personalization", False, False, entry), deleted
 
 

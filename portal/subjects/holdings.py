@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from portal import audit
 from portal.core.context import Ctx
 from portal.models import Identifier, LogRecord, PromoEmail, SearchPreference
-from portal.subjects import catalog, identity, registry
-from portal.subjects.cookies import CookieCatalog
+from portal.subjects import catalog, deletion, identity, registry
+from portal.subjects.cookies import REDACTED, CookieCatalog
 from portal.subjects.useragents import describe_user_agent
 
 MASK_CHARS = 4
@@ -72,9 +72,17 @@ def presented_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in cookies.items() if name in known and value}
 
 
+def identifying_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
+    """The presented cookies whose catalog entry says they identify a browser: the only ones that
+    may find, claim or unlock anything (a value strangers share never does)."""
+    secret = catalog.load(ctx).secret_names
+    return {n: v for n, v in cookies.items() if n in secret and v and v != REDACTED}
+
+
 def claim(ctx: Ctx, subject_id: int, cookies: Mapping[str, str]) -> int:
-    """Link this browser's anonymous cookie data to the logged-in subject; how many were new."""
-    return identity.claim_browser(ctx, subject_id, presented_cookies(ctx, cookies).items())
+    """Link this browser's anonymous data to the logged-in subject, by its identifying cookies only;
+    how many were new."""
+    return identity.claim_browser(ctx, subject_id, identifying_cookies(ctx, cookies).items())
 
 
 # -- overview -----------------------------------------------------------------------------
@@ -187,26 +195,24 @@ def cookie(ctx: Ctx, subject_id: int, cookie_id: int, presented: Mapping[str, st
 
 
 def delete_cookie(ctx: Ctx, subject_id: int, cookie_id: int) -> int | None:
-    """Delete one of the subject's cookie records; the audit entry's seq (the receipt), or None."""
+    """Delete one of the subject's cookie records and the value's copies in its log records; the
+    audit entry's seq (the receipt), or None for a missing id and for anyone else's."""
     row = _own_cookie(ctx, subject_id, cookie_id)
     if row is None:
         return None
-    ctx.session.delete(row)
-    ctx.session.flush()
-    entry = audit.record(
-        ctx, "cookie.delete", subject_id=subject_id, details={"id": cookie_id, "name": row.name}
-    )
-    return entry.seq
+    name = row.name
+    forgotten = deletion.forget_cookies(ctx, subject_id, cookie_id)
+    details = {"id": cookie_id, "name": name, **forgotten.details()}
+    return audit.record(ctx, "cookie.delete", subject_id=subject_id, details=details).seq
 
 
 def delete_cookies(ctx: Ctx, subject_id: int) -> tuple[int, int | None]:
-    result = ctx.session.execute(
-        delete(Identifier).where(col(Identifier.subject_id) == subject_id, col(Identifier.kind) == "cookie")
-    )
-    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    if not count:
+    """Every cookie record of the subject, and every cookie value in its log records."""
+    forgotten = deletion.forget_cookies(ctx, subject_id)
+    if not (forgotten.identifiers or forgotten.records):
         return 0, None
-    return count, audit.record(ctx, "cookie.delete_all", subject_id=subject_id, details={"count": count}).seq
+    entry = audit.record(ctx, "cookie.delete_all", subject_id=subject_id, details=forgotten.details())
+    return forgotten.identifiers, entry.seq
 
 
 # -- search preferences -------------------------------------------------------------------
@@ -254,22 +260,21 @@ def search_preference(ctx: Ctx, subject_id: int, pref_id: int) -> PreferenceView
 
 
 def delete_search_preference(ctx: Ctx, subject_id: int, pref_id: int) -> int | None:
-    """Delete one of the subject's search preferences; the audit entry's seq, or None."""
+    """Delete one of the subject's search terms (from every source) and its copies; the audit
+    entry's seq, or None for a missing id and for anyone else's."""
     row = _own_preference(ctx, subject_id, pref_id)
     if row is None:
         return None
-    ctx.session.delete(row)
-    ctx.session.flush()
-    entry = audit.record(ctx, "search_preference.delete", subject_id=subject_id, details={"id": pref_id})
-    return entry.seq
+    forgotten = deletion.forget_terms(ctx, subject_id, pref_id)
+    details = {"id": pref_id, **forgotten.details()}
+    return audit.record(ctx, "search_preference.delete", subject_id=subject_id, details=details).seq
 
 
 def delete_search_preferences(ctx: Ctx, subject_id: int) -> tuple[int, int | None]:
-    result = ctx.session.execute(
-        delete(SearchPreference).where(col(SearchPreference.subject_id) == subject_id)
-    )
-    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    if not count:
+    """Every search term of the subject, with every copy."""
+    forgotten = deletion.forget_terms(ctx, subject_id)
+    if not (forgotten.preferences or forgotten.records or forgotten.identifiers):
         return 0, None
-    entry = audit.record(ctx, "search_preference.delete_all", subject_id=subject_id, details={"count": count})
-    return count, entry.seq
+    details = {"count": forgotten.preferences, **forgotten.details()}
+    entry = audit.record(ctx, "search_preference.delete_all", subject_id=subject_id, details=details)
+    return forgotten.preferences, entry.seq

@@ -1,11 +1,14 @@
 """The identity graph: which subject a strong identifier belongs to, and merging subjects.
 
-Rules (DESIGN.md §2): only strong identifiers link data to a subject — catalogued cookie values,
-site user ids, keyed hashes of emails. An IP address or a user agent never does. Identifiers
-seen together belong together (union-find: a merged subject points at the one it joined, and
-its rows are moved, so lookups stay one step). Two subjects that are each a known person (a portal
-account or a site account) are never merged by shared cookies — a shared computer must not show
-one person's data to another; only a verified email joins a portal account to its site account.
+Rules (DESIGN.md §2): only identifiers link data to a subject — values of catalogued cookies whose
+entry says they identify a browser, site user ids, keyed hashes of verified emails. Every other
+cookie (the search-preference cookie first: strangers who searched the same words share its value)
+is data about the request it came with, never a key; an IP address or a user agent never is
+either. Identifiers seen together belong together (union-find: a merged subject points at the one
+it joined, and its rows are moved, so lookups stay one step). Two subjects that are each a known
+person (a portal account or a site account) are never merged by shared cookies — a shared computer
+must not show one person's data to another; only a verified email joins a portal account to its
+site account.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import col
 
 from portal import audit
@@ -37,6 +40,9 @@ from portal.models import (
 RANK = {"account": 3, "site": 2, "browser": 1}
 PEOPLE = {"account", "site"}
 Key = tuple[str, str, str]  # (kind, name, value_hash)
+# Ties that name the person (kept by `portal relink`), and the one it re-derives from log lines.
+NAMED_TIES = frozenset({"event", "claim", "kept"})
+SEEN = "seen"
 
 
 def value_hash(ctx: Ctx, kind: str, name: str, value: str) -> str:
@@ -89,8 +95,8 @@ def merge(ctx: Ctx, a: int, b: int, reason: str, *, verified_email: bool = False
     s = ctx.session
     for model in (Identifier, LogRecord, SiteAccount, PromoEmail, ConsentEvent):
         s.execute(update(model).where(col(model.subject_id) == loser).values(subject_id=winner))
-    _merge_preferences(ctx, winner, loser)
-    _merge_consent(ctx, winner, loser)
+    personalised = _merge_consent(ctx, winner, loser)
+    _merge_preferences(ctx, winner, loser, keep=personalised)
     s.execute(update(Subject).where(col(Subject.id) == loser).values(merged_into_id=winner))
     s.add(SubjectLink(subject_id=winner, merged_id=loser, reason=reason[:200], at=ctx.now))
     s.flush()
@@ -103,8 +109,13 @@ def merge(ctx: Ctx, a: int, b: int, reason: str, *, verified_email: bool = False
     return winner
 
 
-def _merge_preferences(ctx: Ctx, winner: int, loser: int) -> None:
+def _merge_preferences(ctx: Ctx, winner: int, loser: int, *, keep: bool) -> None:
+    """The loser's search terms join the winner's, unless the merged subject refuses personalisation:
+    then no term is recorded about it at all (a browser's terms must not slip in at login)."""
     s = ctx.session
+    if not keep:
+        s.execute(delete(SearchPreference).where(col(SearchPreference.subject_id).in_([winner, loser])))
+        return
     kept = {
         (p.term, p.source, p.engine): p
         for p in s.scalars(select(SearchPreference).where(col(SearchPreference.subject_id) == winner))
@@ -121,13 +132,14 @@ def _merge_preferences(ctx: Ctx, winner: int, loser: int) -> None:
     s.flush()
 
 
-def _merge_consent(ctx: Ctx, winner: int, loser: int) -> None:
-    """The merged subject keeps every refusal either side made: a choice is never silently undone."""
+def _merge_consent(ctx: Ctx, winner: int, loser: int) -> bool:
+    """The merged subject keeps every refusal either side made: a choice is never silently undone.
+    Returns whether personalisation is still allowed for it."""
     s = ctx.session
     lost = s.get(Consent, loser)
-    if lost is None:
-        return
     kept = s.get(Consent, winner)
+    if lost is None:
+        return kept is None or kept.personalization
     if kept is None:
         kept = Consent(subject_id=winner, updated_at=ctx.now)
         s.add(kept)
@@ -137,6 +149,7 @@ def _merge_consent(ctx: Ctx, winner: int, loser: int) -> None:
     kept.updated_at = ctx.now
     s.delete(lost)
     s.flush()
+    return kept.personalization
 
 
 def find(ctx: Ctx, kind: str, name: str, value: str) -> Identifier | None:
@@ -158,10 +171,14 @@ def attach(
     *,
     at: datetime,
     reason: str,
+    tied_by: str,
     set_at: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> Identifier:
-    """Tie an identifier to `subject_id`, merging with the subject it had (if any)."""
+    """Tie an identifier to `subject_id`, merging with the subject it had (if any).
+
+    Callers pass identifiers only (DESIGN.md §2); `tied_by` is the evidence (see Identifier.tied_by).
+    """
     ident = find(ctx, kind, name, value)
     if ident is None:
         ident = Identifier(
@@ -174,6 +191,7 @@ def attach(
             last_seen=at,
             set_at=set_at,
             expires_at=expires_at,
+            tied_by=tied_by,
         )
         ctx.session.add(ident)
         ctx.session.flush()
@@ -181,6 +199,8 @@ def attach(
     if ident.subject_id != subject_id:
         merge(ctx, subject_id, ident.subject_id, reason)
         ctx.session.refresh(ident)
+    if tied_by in NAMED_TIES and ident.subject_id == root(ctx, subject_id):
+        ident.tied_by = tied_by
     ident.last_seen = max(ident.last_seen, at)
     ident.set_at = set_at or ident.set_at
     ident.expires_at = expires_at or ident.expires_at
@@ -200,7 +220,7 @@ def subject_of_site_user(ctx: Ctx, site_user_id: str, at: datetime) -> int:
             site_user_id=site_user_id, email_hash="", subject_id=subject_id, created_at=at, updated_at=at
         )
     )
-    attach(ctx, "site_user", "", site_user_id, subject_id, at=at, reason="site account")
+    attach(ctx, "site_user", "", site_user_id, subject_id, at=at, reason="site account", tied_by="event")
     ctx.session.flush()
     return subject_id
 
@@ -219,9 +239,11 @@ def link_verified_email(ctx: Ctx, account: Account) -> None:
 
 
 def claim_browser(ctx: Ctx, subject_id: int, cookies: Iterable[tuple[str, str]]) -> int:
-    """Link the catalogued cookies a logged-in user's browser presents; returns how many were new.
+    """Link the identifying cookies a logged-in user's browser presents; returns how many were new.
 
-    Only anonymous browser data moves: a cookie already tied to another account stays where it is.
+    `cookies` must hold identifying cookies only: a value strangers can share (the search-preference
+    cookie) never claims anything. Only anonymous browser data moves: a cookie already tied to a
+    person stays where it is.
     """
     linked = 0
     for name, value in cookies:
@@ -229,9 +251,16 @@ def claim_browser(ctx: Ctx, subject_id: int, cookies: Iterable[tuple[str, str]])
         if ident is None:
             continue
         owner = root(ctx, ident.subject_id)
-        if owner == subject_id or ctx.session.get(Subject, owner).kind != "browser":  # type: ignore[union-attr]
+        if owner == subject_id:
+            if ident.tied_by not in NAMED_TIES:
+                ident.tied_by = "claim"  # presented while logged in: the strongest evidence there is
+            continue
+        if ctx.session.get(Subject, owner).kind != "browser":  # type: ignore[union-attr]
             continue
         result = merge(ctx, subject_id, ident.subject_id, f"{name} cookie presented while logged in")
         if not isinstance(result, MergeRefused):
+            ctx.session.refresh(ident)
+            ident.tied_by = "claim"
             linked += 1
     return linked
+

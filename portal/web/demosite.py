@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.demo import demosite
-from portal.demo.seed import SEARCHES
+from portal.demo.seed import DEMO_LOGINS, SEARCHES
 from portal.web.common import client_ip, not_found, render
 
 COOKIE_MAX_AGE = {"id": 365 * 86400, "pref": 180 * 86400}
@@ -40,7 +40,14 @@ def _set(response: Response, name: str, value: str, max_age: int) -> None:
 async def home(request: Request) -> Response:
     _enabled(request)
     await _record(request, 200)
-    return render(request, "demosite/home.html", {"searches": SEARCHES})
+    settings = request.app.state.settings
+    context = {
+        "searches": SEARCHES,
+        "signed_in": request.query_params.get("signed_in") == "1",
+        "logged_in": bool(request.cookies.get(settings.id_cookie)),
+        "member_email": DEMO_LOGINS[0].email,
+    }
+    return render(request, "demosite/home.html", context)
 
 
 async def search(request: Request) -> Response:
@@ -69,7 +76,8 @@ async def login(request: Request) -> Response:
     settings, clock = request.app.state.settings, request.app.state.clock
     value = request.cookies.get(settings.id_cookie) or demosite.new_id_cookie()
     demosite.login_event(settings, clock.now(), value)
-    response = RedirectResponse(request.url_for("demo.home").path, status_code=303)
+    # Feedback on the page it lands on (the demo site has no session of its own to flash into).
+    response = RedirectResponse(request.url_for("demo.home").path + "?signed_in=1", status_code=303)
     _set(response, settings.id_cookie, value, COOKIE_MAX_AGE["id"])
     await _record(request, 303, extra_cookie=f"{settings.id_cookie}={value}")
     return response

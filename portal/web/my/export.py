@@ -23,8 +23,10 @@ CHUNK = 256 * 1024
 
 
 def _page_context(ctx: Ctx, cur: sessions.Current) -> dict[str, Any]:
-    categories = registry.CATEGORIES
+    categories = registry.exported()
+    assert cur.account is not None
     return {
+        "live": exports.live_link(ctx, cur.account.subject_id),
         "reauthenticated": sessions.recently_reauthenticated(ctx, cur),
         "sections": [
             (origin, [(c, c.retention_text(ctx.settings)) for c in categories if c.origin == origin])
@@ -70,13 +72,7 @@ async def create(request: Request) -> Response:
     state = request.app.state
     # Built synchronously off the event loop; the page tells the person this may take a while.
     await run_in_threadpool(exports.build, state.engine, state.settings, state.clock.now(), started.export_id)
-    link = request.url_for("my.export_download", token=started.token).path
-    flash(
-        request,
-        f"Your data is ready. The download link works once, for {_hours()} hours.",
-        "success",
-        download=link,
-    )
+    flash(request, f"Your data is ready. The download link works once, for {_hours()} hours.", "success")
     return redirect(request, "my.export")
 
 

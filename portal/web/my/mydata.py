@@ -23,6 +23,10 @@ from portal.web.flash import flash
 GET, FORM = ["GET"], ["GET", "POST"]
 UTC = ZoneInfo("UTC")
 ACTIVITY = {"my.logs": "my.activity", "browser.logs": "browser.activity"}
+ALREADY_DELETED = {
+    "cookie": "That cookie record was already deleted.",
+    "search": "That search term was already deleted.",
+}
 def _me(request: Request) -> tuple[int, ZoneInfo]:
     """The logged-in account's subject and time zone; only verified accounts have data pages."""
     account = current(request).account
@@ -78,14 +82,14 @@ async def delete_cookie(request: Request) -> Response:
     if request.method == "GET":
         item = await call(request, holdings.cookie, subject_id, cookie_id, _cookies(request))
         if item is None:
-            raise not_found()
+            return _gone(request, "my.cookies", ALREADY_DELETED["cookie"])
         message = f"The record of the {item.name} cookie ({item.shown_value}) will be deleted."
         return _confirm(
             request, tz, "my.cookies", "Delete this cookie record?", message, "Delete cookie record"
         )
     seq = await call(request, holdings.delete_cookie, subject_id, cookie_id)
     if seq is None:
-        raise not_found()
+        return _gone(request, "my.cookies", ALREADY_DELETED["cookie"])
     flash(request, "The cookie record was deleted.", "success", receipt=seq)
     return redirect(request, "my.cookies")
 
@@ -117,14 +121,17 @@ async def delete_preference(request: Request) -> Response:
     if request.method == "GET":
         item = await call(request, holdings.search_preference, subject_id, pref_id)
         if item is None:
-            raise not_found()
-        message = f"The search term “{item.term}” will be deleted."
+            return _gone(request, "my.search", ALREADY_DELETED["search"])
+        message = (
+            f"The search term “{item.term}” will be deleted, wherever it came from, with every copy of it "
+            "in your log records (shown as REDACTED there)."
+        )
         return _confirm(
             request, tz, "my.search", "Delete this search preference?", message, "Delete search preference"
         )
     seq = await call(request, holdings.delete_search_preference, subject_id, pref_id)
     if seq is None:
-        raise not_found()
+        return _gone(request, "my.search", ALREADY_DELETED["search"])
     flash(request, "The search preference was deleted.", "success", receipt=seq)
     return redirect(request, "my.search")
 
@@ -139,6 +146,13 @@ async def delete_preferences(request: Request) -> Response:
     count, seq = await call(request, holdings.delete_search_preferences, subject_id)
     flash(request, f"{count} search preference(s) deleted.", "success", **({"receipt": seq} if seq else {}))
     return redirect(request, "my.search")
+
+
+def _gone(request: Request, listing: str, message: str) -> Response:
+    """An item that is not (or no longer) the person's: most often deleted from another tab. The
+    answer is the same for someone else's id, so it tells nobody whether that id exists."""
+    flash(request, message, "info")
+    return redirect(request, listing)
 
 
 def _confirm(request: Request, tz: ZoneInfo, back: str, title: str, message: str, button: str) -> Response:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.core.errors import NotFound, ValidationError
-from portal.ingest import quarantine, runs
+from portal.ingest import quarantine, relink, runs
 from portal.ingest.rejections import REASONS
 from portal.subjects import catalog
 from portal.subjects.cookies import DECODERS, PURPOSES
@@ -100,7 +100,7 @@ async def _save(request: Request, cookie_id: int | None, name: str) -> Response:
     errors = catalog.check(values, adding=cookie_id is None)
     if not errors:
         try:
-            saved = await call(request, catalog.save, values, cookie_id)
+            saved = await call(request, relink.save_catalog_entry, values, cookie_id)
         except ValidationError as exc:
             errors = {exc.field or "form": str(exc)}
         else:
