@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.audit import checkpoints, subject_ref
-from portal.export import archive
 from portal.core.csvsafe import is_formula
+from portal.export import archive
 from portal.export.archive import HTML_ROWS
 from portal.models import metadata
 from portal.subjects import registry

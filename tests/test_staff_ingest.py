@@ -110,7 +110,7 @@ def test_quarantine_csv_cannot_run_formulas(portal: Portal) -> None:
     sitedata.quarantined(portal.store, now, b"@SUM(1+1)", detail="-2+3")
     sitedata.quarantined(portal.store, now, b"\tindented", detail="plain")
     # Blanks before the sign and full-width lookalikes are formulas to a spreadsheet too.
-    sitedata.quarantined(portal.store, now, " =1+1".encode(), path="\u00a0=cmd", detail="\n=1+1")
+    sitedata.quarantined(portal.store, now, b" =1+1", path="\u00a0=cmd", detail="\n=1+1")
     sitedata.quarantined(portal.store, now, "\uff1dSUM(1)".encode(), path="\u3000@x", detail="\uff20cmd")
     admin = _staff(portal)
     r = admin.get("/staff/ingest/quarantine.csv")
