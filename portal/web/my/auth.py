@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
+from urllib.parse import quote, urlsplit
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,11 +25,26 @@ from portal.web.flash import flash
 PASSWORD_FIELD_LIMIT = 1024  # longer than the policy allows, so the policy can say why
 
 
-def _safe_next(value: str) -> str | None:
-    """Only same-site paths: `next` must never become an open redirect."""
-    if value.startswith("/") and not value.startswith(("//", "/\\")) and "\n" not in value:
-        return value
-    return None
+# Printable ASCII but the space: what may stand in a Location header as it is.
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
+
+
+def safe_next(value: str) -> str | None:
+    """A same-site path to go to after login, or None: `next` must never become an open redirect.
+
+    Browsers drop tabs and line breaks and read a backslash as a slash, so `/\\evil`, `/\t/evil` and
+    `//evil` all lead off-site; anything with a control character, any whitespace or a backslash is
+    refused outright rather than cleaned. Non-ASCII is percent-encoded (a header holds only Latin-1).
+    """
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in value):
+        return None
+    path = quote(value, safe=_PRINTABLE)
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return None
+    return path
 
 
 async def register(request: Request) -> Response:
@@ -67,12 +85,12 @@ async def verify(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        asked = request.query_params.get("next", "")
+        asked = safe_next(request.query_params.get("next", "")[:500]) or ""
         return render(request, "account/login.html", {"form": {}, "next": asked})
     data = await form(request)
     email = field(data, "email", 320)
     password = field(data, "password", PASSWORD_FIELD_LIMIT)
-    next_path = _safe_next(field(data, "next", 500))
+    next_path = safe_next(field(data, "next", 500))
     result, new = await call(request, signin.sign_in, current(request), email, password)
     context = {"form": {"email": email}, "next": next_path or ""}
     if result.status == "throttled":
