@@ -10,6 +10,7 @@ from portal import __version__
 from portal.cli.audit import audit
 from portal.cli.common import cli_ctx, friendly_errors, open_store
 from portal.cli.ingest import ingest
+from portal.cli.proxies import uvicorn_proxy_options
 from portal.cli.retention import retention_group
 from portal.core.errors import ConfigError
 from portal.core.settings import describe
@@ -49,7 +50,7 @@ def serve(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        **uvicorn_proxy_options(settings),
         server_header=False,
         log_level="info",
     )

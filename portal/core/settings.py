@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -72,6 +73,13 @@ SETTINGS: tuple[Setting, ...] = (
         "30",
         "IPs of log records linked to nobody are masked (IPv4 /16, IPv6 /48) after this; 0: never.",
     ),
+    Setting(
+        "PORTAL_TRUSTED_PROXIES",
+        "",
+        "Comma-separated addresses or networks (e.g. 127.0.0.1,10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For/-Proto headers `portal serve` believes; empty: none, the peer address is the "
+        "client's.",
+    ),
     Setting("PORTAL_DEMO", "0", "1 enables demo mode (demo logins on the login page, /demo-site/)."),
 )
 
@@ -96,6 +104,7 @@ class Settings:
     log_retention_days: int = 180
     ip_mask_days: int = 30
     search_engines: tuple[SearchEngine, ...] = DEFAULT_ENGINES
+    trusted_proxies: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -180,6 +189,19 @@ def _engines(raw: str) -> tuple[SearchEngine, ...]:
         raise ConfigError(f"PORTAL_SEARCH_ENGINES: {exc}") from None
 
 
+def _proxies(raw: str) -> tuple[str, ...]:
+    """Addresses or networks; a typo must not quietly trust nobody (or everybody)."""
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"PORTAL_TRUSTED_PROXIES must list IP addresses or networks, not {item!r}"
+            ) from None
+    return items
+
+
 def _smtp_url(raw: str) -> str:
     if raw and urlsplit(raw).scheme not in ("smtp", "smtps"):
         raise ConfigError("PORTAL_SMTP_URL must start with smtp:// or smtps://")
@@ -210,6 +232,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         log_retention_days=_days("PORTAL_LOG_RETENTION_DAYS", get("PORTAL_LOG_RETENTION_DAYS"), 1),
         ip_mask_days=_days("PORTAL_IP_MASK_DAYS", get("PORTAL_IP_MASK_DAYS"), 0),
         search_engines=_engines(get("PORTAL_SEARCH_ENGINES")),
+        trusted_proxies=_proxies(get("PORTAL_TRUSTED_PROXIES")),
     )
     values.update(overrides)
     return Settings(**values)
