@@ -30,6 +30,7 @@ from portal.audit import format_time
 from portal.audit.merkle import RootBuilder, leaf_hash
 from portal.core.context import Ctx
 from portal.core.errors import PortalError
+from portal.core.files import private_dir
 from portal.models import AuditCheckpoint, AuditEntry
 
 _BATCH = 5000
@@ -59,7 +60,7 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portal.core.errors import ConfigError
+from portal.core.files import private_dir
 from portal.core.searchengines import DEFAULT_ENGINES, SearchEngine, load_engines
 
 
@@ -138,7 +139,7 @@ def _secret(env: Mapping[str, str], var_dir: Path) -> bytes:
         return raw.encode()
     path = var_dir / "secret.key"
     if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(var_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
@@ -154,8 +155,8 @@ def _base_url(raw: str) -> str:
 
 def _database_url(raw: str, var_dir: Path) -> str:
     if not raw:
-        var_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(var_dir / 'portal.core.store').resolve()}"
+        private_dir(var_dir)
+        return f"sqlite:///{(var_dir / 'portal.db').resolve()}"
     if not raw.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ConfigError(
             "PORTAL_DATABASE_URL must start with sqlite:/// or postgresql+psycopg://, "

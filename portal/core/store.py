@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.core.errors import ConfigError
+from portal.core.files import create_private_file, sqlite_path
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Every writer in the project takes this lock on PostgreSQL before appending to the audit chain.
@@ -21,6 +22,9 @@ READ_ONLY_OPTION = "portal_read_only"
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine whose connections are configured the way the portal needs them."""
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None and path.parent.is_dir():
+            create_private_file(path)  # SQLite gives its -wal and -shm files the store's mode
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )

@@ -41,6 +41,7 @@ from sqlalchemy import Column, Connection, Dialect, Select, TypeDecorator, func,
 
 from portal.audit.checkpoints import key_id, load_or_create_key, raw_public
 from portal.core.csvsafe import neutralise_column
+from portal.core.files import create_private_file, private_dir
 from portal.core.settings import Settings
 from portal.export.schema import FORMAT, json_schema
 from portal.subjects import registry
@@ -309,7 +310,8 @@ class ArchiveWriter:
         self.sections: list[Section] = []
 
     def write(self, dest: Path) -> Archive:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(dest.parent)
+        create_private_file(dest)  # the archive is personal data: ZipFile would create it 0644
         refs = registry.audit_refs(self.conn, self.settings.secret_key, self.subject["id"])
         with (
             tempfile.TemporaryFile(dir=dest.parent, prefix=".spool-") as spool,
