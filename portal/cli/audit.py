@@ -10,7 +10,7 @@ import click
 from sqlalchemy import text
 
 from portal.audit import checkpoints, format_time
-from portal.audit.receipts import build_receipt, verify_receipt
+from portal.audit.receipts import build_receipt, load_json, verify_receipt
 from portal.audit.verifier import verify as verify_log
 from portal.cli.common import cli_ctx, friendly_errors, open_store
 from portal.core.errors import NotFound
@@ -123,7 +123,7 @@ def proof(seq: int) -> None:
 @friendly_errors
 def verify_receipt_cmd(file: Path, public_key: Path | None) -> None:
     try:
-        receipt = json.loads(file.read_text())
+        receipt = load_json(file.read_text())
     except ValueError as exc:
         click.echo(f"FAIL: not JSON: {exc}")
         sys.exit(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -11,7 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from portal.audit.checkpoints import key_id, load_or_create_key, public_pem
-from portal.audit.receipts import verify_receipt
+from portal.audit.receipts import load_json, verify_receipt
 from portal.web.common import field, form, render
 
 MAX_RECEIPT = 64 * 1024
@@ -46,7 +45,7 @@ def _check(request: Request, text: str) -> dict[str, Any]:
     if len(text) > MAX_RECEIPT:
         return {"errors": {"receipt": "That is too large to be a receipt."}}
     try:
-        receipt = json.loads(text)
+        receipt = load_json(text)
     except ValueError:
         return {"errors": {"receipt": "That is not a receipt: it is not valid JSON."}}
     public = load_or_create_key(request.app.state.settings.audit_key_path).public_key()
