@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.accounts import sessions, throttle
+from portal.accounts import mailrequests, sessions, throttle
 from portal.audit import checkpoints
 from portal.core import mail
 from portal.core.clock import Clock
@@ -30,6 +30,8 @@ def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
         sessions.purge_expired(ctx)
         throttle.purge_expired(ctx)
         exports.purge_expired(ctx)
+    with transaction(factory) as session:
+        mailrequests.process(Ctx(session=session, settings=settings, now=clock.now()))
     with transaction(factory) as session:
         mail.deliver_pending(Ctx(session=session, settings=settings, now=clock.now()))
     with transaction(factory) as session:

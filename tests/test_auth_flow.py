@@ -184,3 +184,27 @@ def test_next_after_login_is_honoured(portal: Portal) -> None:
         assert r.status_code == 303 and r.headers["location"] == location, target
     c = portal.client()
     assert 'name="next" value="/my/logs"' in c.get("/login?next=%2Fmy%2Flogs").text
+
+
+def test_a_new_link_retires_the_earlier_one(portal: Portal) -> None:
+    c = portal.client()
+    portal.register(c, EMAIL)
+    first_verify = portal.last_link(EMAIL)
+    # Logging in unverified mails a new link: the first one stops working.
+    assert c.submit("/login", {"email": EMAIL, "password": STRONG_PASSWORD}).status_code == 400
+    second_verify = portal.last_link(EMAIL)
+    assert second_verify != first_verify
+    for stale in (c.get(first_verify), c.submit(first_verify, form_page="/login")):
+        assert stale.status_code == 400 and "expired or was already used" in stale.text
+    assert c.submit(second_verify).status_code == 303
+
+    portal.store.clock.advance(hours=1)  # an address gets at most three such mails an hour
+    c.submit("/password/forgot", {"email": EMAIL})
+    first_reset = portal.last_link(EMAIL)
+    c.submit("/password/forgot", {"email": EMAIL})
+    second_reset = portal.last_link(EMAIL)
+    assert second_reset != first_reset and "/password/reset/" in first_reset
+    stale = c.submit(first_reset, {"password": "amber-falcon-pillow-42"}, form_page="/login")
+    assert stale.status_code == 400 and "expired or was already used" in stale.text
+    assert c.get(first_reset).status_code == 400
+    assert c.submit(second_reset, {"password": "amber-falcon-pillow-42"}).status_code == 303

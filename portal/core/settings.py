@@ -118,6 +118,11 @@ class Settings:
         return "__Host-portal_session" if self.https else "portal_session"
 
     @property
+    def device_cookie(self) -> str:
+        """The browser's device tokens (portal/accounts/devices.py), pinned to the origin like the session."""
+        return "__Host-portal_device" if self.https else "portal_device"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
