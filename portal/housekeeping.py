@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from portal.core.store import transaction
 from portal.export import exports
 from portal.subjects import retention
 
+log = logging.getLogger("portal.audit")
 RETENTION_EVERY = timedelta(hours=1)
 # When this process should next ask the store whether retention is due, per store (session
 # factory). The store is the authority (the newest `retention.run` audit entry, under a lock);
@@ -34,9 +36,14 @@ def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
         mailrequests.process(Ctx(session=session, settings=settings, now=clock.now()))
     with transaction(factory) as session:
         mail.deliver_pending(Ctx(session=session, settings=settings, now=clock.now()))
-    with transaction(factory) as session:
-        ctx = Ctx(session=session, settings=settings, now=clock.now())
-        checkpoints.checkpoint_if_due(ctx, max_age_seconds=60)
+    try:
+        with transaction(factory) as session:
+            ctx = Ctx(session=session, settings=settings, now=clock.now())
+            checkpoints.checkpoint_if_due(ctx, max_age_seconds=60)
+    except checkpoints.CheckpointError as exc:
+        # Said on stderr (the log) every round and by /healthz until an operator has looked; the rest
+        # of the upkeep goes on.
+        log.error("audit checkpoints stopped: %s", exc)
     _retention_if_due(factory, settings, clock)
 
 

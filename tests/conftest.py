@@ -245,7 +245,16 @@ def portal(store: Store) -> Iterator[Portal]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
-    """With CI=true nothing may be skipped: a skip turns the run red."""
+    """Say loudly what did not run; with CI=true nothing may be skipped: a skip turns the run red."""
+    if not PG_URL:
+        terminalreporter.write_sep("!", "PostgreSQL NOT TESTED", yellow=True, bold=True)
+        terminalreporter.write_line(
+            "PORTAL_TEST_DATABASE_URL is not set: every PostgreSQL test was skipped, among them the audit "
+            "append lock across processes. Set it, e.g. "
+            "PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test",
+            yellow=True,
+            bold=True,
+        )
     skipped = terminalreporter.stats.get("skipped", [])
     if IN_CI and skipped:
         terminalreporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; failing the run", red=True)

@@ -153,9 +153,22 @@ def test_outdated_hash_is_upgraded_at_login(portal: Portal) -> None:
 
 
 OFF_SITE = [
-    "//evil.example", "/\\evil.example", "/\\\\evil.example", "/\t/evil.example/", "/\n/evil.example",
-    "/\r\nSet-Cookie: x=1", "https://evil.example/", "javascript:alert(1)", "evil.example", "/ /evil.example",
-    "/\u3000/evil.example", "/\u00a0/evil.example", "/\x00", "/\u202e/evil", "/\x7f", "",
+    "//evil.example",
+    "/\\evil.example",
+    "/\\\\evil.example",
+    "/\t/evil.example/",
+    "/\n/evil.example",
+    "/\r\nSet-Cookie: x=1",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "evil.example",
+    "/ /evil.example",
+    "/\u3000/evil.example",
+    "/\u00a0/evil.example",
+    "/\x00",
+    "/\u202e/evil",
+    "/\x7f",
+    "",
 ]
 
 

@@ -101,7 +101,15 @@ def test_logout_deletes_the_row(portal: Portal) -> None:
     assert portal.store.scalar("SELECT count(*) FROM web_session WHERE account_id IS NOT NULL") == 0
 
 
-SIBLINGS = ['x=a b', 'prefs={"a":1,"b":2}', 'q="a \\"quoted\\" value"', "lang=français", "flag", "a=b=c", "=x"]
+SIBLINGS = [
+    "x=a b",
+    'prefs={"a":1,"b":2}',
+    'q="a \\"quoted\\" value"',
+    "lang=français",
+    "flag",
+    "a=b=c",
+    "=x",
+]
 
 
 @pytest.mark.parametrize("sibling", SIBLINGS)
@@ -137,7 +145,9 @@ def test_a_refused_request_leaves_the_browsers_session_alone(portal: Portal) -> 
         ("/unsubscribe/1.forged", {"Sec-Fetch-Site": "cross-site"}),  # CSRF-exempt, refused by its handler
     ]
     for path, headers in attempts:
-        r = portal.client().post(path, data={"field": "email", "value": "off"}, headers=headers, follow_redirects=False)
+        r = portal.client().post(
+            path, data={"field": "email", "value": "off"}, headers=headers, follow_redirects=False
+        )
         assert r.status_code in (400, 403), path
         assert "set-cookie" not in r.headers, path
     assert victim.get("/account").status_code == 200

@@ -53,6 +53,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Ed25519 private key that signs audit checkpoints; default VAR_DIR/audit-ed25519.key.",
     ),
+    Setting(
+        "PORTAL_AUDIT_WITNESS_PATH",
+        "",
+        "Append-only file where every signed audit checkpoint is also written (the witness that makes "
+        "truncation and rewrites visible); default VAR_DIR/audit-witness.jsonl. Best kept on other "
+        "storage than the store.",
+    ),
     Setting("PORTAL_AUDIT_ORIGIN", "", "Origin line of signed checkpoints; default: the base URL's host."),
     Setting("PORTAL_ID_COOKIE", "site_id", "Name of the site's identification cookie (written at login)."),
     Setting("PORTAL_PREF_COOKIE", "search_pref", "Name of the site's search-preference cookie."),
@@ -106,6 +113,7 @@ class Settings:
     ip_mask_days: int = 30
     search_engines: tuple[SearchEngine, ...] = DEFAULT_ENGINES
     trusted_proxies: tuple[str, ...] = ()
+    audit_witness_path: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +124,10 @@ class Settings:
     def session_cookie(self) -> str:
         # The __Host- prefix pins the cookie to this exact origin; browsers only accept it over https.
         return "__Host-portal_session" if self.https else "portal_session"
+
+    @property
+    def witness_path(self) -> Path:
+        return self.audit_witness_path or self.var_dir / "audit-witness.jsonl"
 
     @property
     def device_cookie(self) -> str:
@@ -231,6 +243,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         mail_from=get("PORTAL_MAIL_FROM"),
         audit_key_path=Path(env.get("PORTAL_AUDIT_KEY_PATH") or var_dir / "audit-ed25519.key"),
         audit_origin=env.get("PORTAL_AUDIT_ORIGIN") or urlsplit(base_url).netloc,
+        audit_witness_path=Path(env.get("PORTAL_AUDIT_WITNESS_PATH") or var_dir / "audit-witness.jsonl"),
         demo=_bool("PORTAL_DEMO", get("PORTAL_DEMO")),
         id_cookie=_cookie_name("PORTAL_ID_COOKIE", get("PORTAL_ID_COOKIE")),
         pref_cookie=_cookie_name("PORTAL_PREF_COOKIE", get("PORTAL_PREF_COOKIE")),
