@@ -45,4 +45,10 @@ def neutralise_column(values: Sequence[Any]) -> Sequence[Any]:
             return values
     except TypeError:  # a number among the values: take the careful path
         pass
-    return [neutralise(v) if v and isinstance(v, str) else v for v in values]
+    # Inline for the common cases: only a cell that starts with a blank needs is_formula's look past it.
+    return [
+        "'" + v
+        if v and isinstance(v, str) and (v[0] in TRIGGERS or (v[0] in _SUSPECT_FIRST and is_formula(v)))
+        else v
+        for v in values
+    ]
