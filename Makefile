@@ -32,6 +32,11 @@ run: install
 	PORTAL_DEMO=1 PORTAL_BASE_URL=$(PORTAL_BASE_URL) $(BIN)/portal serve --host $(HOST) --port $(PORT)
 
 test: install-test
+	@if [ -z "$$PORTAL_TEST_DATABASE_URL" ]; then \
+	  echo "!!! PORTAL_TEST_DATABASE_URL is not set: the PostgreSQL half of the suite (the production" >&2; \
+	  echo "!!! store, the audit append lock across processes) will be SKIPPED. Set it, e.g." >&2; \
+	  echo "!!!   PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test" >&2; \
+	fi
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install-test

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.accounts import sessions, throttle
+from portal.accounts import mailrequests, sessions, throttle
 from portal.audit import checkpoints
 from portal.core import mail
 from portal.core.clock import Clock
@@ -38,10 +38,17 @@ def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
         exports.purge_expired(ctx)
     _requests_if_due(factory, settings, clock)
     with transaction(factory) as session:
-        mail.deliver_pending(Ctx(session=session, settings=settings, now=clock.now()))
+        mailrequests.process(Ctx(session=session, settings=settings, now=clock.now()))
     with transaction(factory) as session:
-        ctx = Ctx(session=session, settings=settings, now=clock.now())
-        checkpoints.checkpoint_if_due(ctx, max_age_seconds=60)
+        mail.deliver_pending(Ctx(session=session, settings=settings, now=clock.now()))
+    try:
+        with transaction(factory) as session:
+            ctx = Ctx(session=session, settings=settings, now=clock.now())
+            checkpoints.checkpoint_if_due(ctx, max_age_seconds=60)
+    except checkpoints.CheckpointError as exc:
+        # Said on stderr (the log) every round and by /healthz until an operator has looked; the rest
+        # of the upkeep goes on.
+        log.error("audit checkpoints stopped: %s", exc)
     _retention_if_due(factory, settings, clock)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.accounts import mailrequests
 from portal.core import migrations
 from portal.core.clock import FrozenClock
 from portal.core.context import Ctx
@@ -109,7 +110,7 @@ def _empty_all_tables(engine: Engine) -> None:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The migrated store, on each engine in turn."""
     var_dir = tmp_path / "var"
-    var_dir.mkdir()
+    var_dir.mkdir(mode=0o700)  # as the portal makes it (portal db check warns about looser modes)
     if request.param == "sqlite":
         db = var_dir / "portal.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), db)
@@ -150,7 +151,7 @@ def cli_env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
 def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
     """SQLite only, for tests about SQLite itself."""
     var_dir = tmp_path / "var"
-    var_dir.mkdir()
+    var_dir.mkdir(mode=0o700)  # as the portal makes it (portal db check warns about looser modes)
     db = var_dir / "portal.db"
     shutil.copy(sqlite_template, db)
     settings = load(
@@ -202,7 +203,14 @@ class Portal:
     def client(self, ip: str = "203.0.113.7") -> Client:
         return Client(self.app, base_url="http://testserver", client=(ip, 50000))  # type: ignore[arg-type]
 
+    def send_requested_mail(self) -> None:
+        """What the background sender does each round in `portal serve`: carry out the mail that
+        registration and reset forms queued (they never do it themselves, see mailrequests.py)."""
+        with self.store.ctx() as ctx:
+            mailrequests.process(ctx)
+
     def outbox(self, to: str) -> list[tuple[str, str]]:
+        self.send_requested_mail()
         with self.store.engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT subject, body FROM outbox_mail WHERE to_addr = :to ORDER BY id"), {"to": to}
@@ -218,6 +226,7 @@ class Portal:
     def register(self, client: Client, email: str, password: str = STRONG_PASSWORD) -> None:
         r = client.submit("/register", {"email": email, "password": password})
         assert r.status_code == 303, r.text
+        self.send_requested_mail()  # the account exists once the background sender has done its round
 
     def verified_user(self, client: Client, email: str, password: str = STRONG_PASSWORD) -> None:
         """Register, confirm the emailed link and log in."""
@@ -236,7 +245,16 @@ def portal(store: Store) -> Iterator[Portal]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
-    """With CI=true nothing may be skipped: a skip turns the run red."""
+    """Say loudly what did not run; with CI=true nothing may be skipped: a skip turns the run red."""
+    if not PG_URL:
+        terminalreporter.write_sep("!", "PostgreSQL NOT TESTED", yellow=True, bold=True)
+        terminalreporter.write_line(
+            "PORTAL_TEST_DATABASE_URL is not set: every PostgreSQL test was skipped, among them the audit "
+            "append lock across processes. Set it, e.g. "
+            "PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test",
+            yellow=True,
+            bold=True,
+        )
     skipped = terminalreporter.stats.get("skipped", [])
     if IN_CI and skipped:
         terminalreporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; failing the run", red=True)

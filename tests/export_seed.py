@@ -25,7 +25,10 @@ from tests.conftest import Client, Portal, Store
 
 SHARED_IP = "198.51.100.23"
 # Cells a spreadsheet would run as formulas; the CSV must neutralise every one.
-FORMULAS = ["=HYPERLINK(\"http://evil.example/\",\"x\")", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
+FORMULAS = ["=HYPERLINK(\"http://evil.example/\",\"x\")", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR",
+            # Blanks before the sign, and the full-width and small-form lookalikes spreadsheets accept.
+            " =1+1", "\u00a0=1+1", "\n=1+1", "\u3000@cmd", "\uff1d1+1", "\uff0bSUM(A1)", "\uff0d2+3",
+            "\uff20cmd", "\ufe661+1"]
 
 
 @dataclass

@@ -8,12 +8,14 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.audit import checkpoints
 from portal.audit.verifier import verify
 from portal.core.clock import Clock
 from portal.core.context import Ctx
+from portal.core.errors import AuditError
 from portal.core.settings import Settings, load
 from portal.core.store import make_engine, session_factory, transaction
 from tests.conftest import Store
@@ -98,3 +100,20 @@ def test_processes_append_gap_free(store: Store) -> None:
         results = pool.starmap(append_many, [(env, w, APPENDS) for w in range(WRITERS)])
     errors = [e for found in results for e in found]
     _check(store, errors, time.perf_counter() - started, "processes")
+
+
+def test_an_append_outside_a_write_transaction_is_refused_on_sqlite(sqlite_store: Store) -> None:
+    """SQLite's half of the append lock: appends need the write lock the transaction took at BEGIN
+    IMMEDIATE. In a read snapshot (plain BEGIN) two writers could read the same last entry, so the
+    writer refuses instead of forking the chain."""
+    store = sqlite_store
+    with store.ctx() as ctx:
+        audit.record(ctx, "test.first")
+    with store.engine.connect() as conn:
+        reader = conn.execution_options(portal_read_only=True)
+        with Session(bind=reader) as session, session.begin():
+            ctx = Ctx(session=session, settings=store.settings, now=store.clock.now())
+            with pytest.raises(AuditError, match="write transaction"):
+                audit.record(ctx, "test.from_a_snapshot")
+    assert store.scalar("SELECT count(*) FROM audit_entry") == 1
+    # The threads test above runs on SQLite as well: eight writers, one gap-free chain.

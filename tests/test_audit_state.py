@@ -30,6 +30,8 @@ class AuditLog(RuleBasedStateMachine):
         with self.store.engine.begin() as conn:
             for table in ("audit_detail", "audit_entry", "audit_checkpoint"):
                 conn.execute(text(f"DELETE FROM {table}"))
+        # Each run is a new portal: its own store and its own witness file.
+        self.store.settings.witness_path.unlink(missing_ok=True)
         self.count = 0
         self.checkpoint_sizes: list[int] = []
         self.tampered: tuple[int, str] | None = None
@@ -63,10 +65,8 @@ class AuditLog(RuleBasedStateMachine):
     def erase_details(self, which: float) -> None:
         """Erasure blanks an entry's details; the chain must still verify."""
         seq = min(self.count, 1 + int(which * self.count))
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE audit_detail SET details = NULL, salt = NULL WHERE seq = :s"), {"s": seq}
-            )
+        with self.store.ctx() as ctx:
+            audit.erase_details(ctx, [seq])
 
     @invariant()
     def verify_tells_the_truth(self) -> None:

@@ -150,3 +150,74 @@ def test_outdated_hash_is_upgraded_at_login(portal: Portal) -> None:
     assert portal.client().submit("/login", {"email": EMAIL, "password": STRONG_PASSWORD}).status_code == 303
     stored = portal.store.scalar("SELECT password_hash FROM account WHERE email = :e", e=EMAIL)
     assert isinstance(stored, str) and stored.startswith("$argon2id$") and "m=19456,t=2,p=1" in stored
+
+
+OFF_SITE = [
+    "//evil.example",
+    "/\\evil.example",
+    "/\\\\evil.example",
+    "/\t/evil.example/",
+    "/\n/evil.example",
+    "/\r\nSet-Cookie: x=1",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "evil.example",
+    "/ /evil.example",
+    "/\u3000/evil.example",
+    "/\u00a0/evil.example",
+    "/\x00",
+    "/\u202e/evil",
+    "/\x7f",
+    "",
+]
+
+
+def test_next_after_login_only_leads_to_a_path_of_this_site(portal: Portal) -> None:
+    portal.verified_user(portal.client(), "nina@example.com")
+    for target in OFF_SITE:
+        c = portal.client()
+        r = c.submit("/login", {"email": "nina@example.com", "password": STRONG_PASSWORD, "next": target})
+        assert r.status_code == 303 and r.headers["location"] == "/account", repr(target)
+        # The login page never offers it back either.
+        page = portal.client().get("/login", params={"next": target})
+        assert page.status_code == 200 and 'name="next" value=""' in page.text, repr(target)
+
+
+def test_next_after_login_is_honoured(portal: Portal) -> None:
+    portal.verified_user(portal.client(), "nina@example.com")
+    asked = portal.client().get("/my/logs", follow_redirects=False)
+    assert asked.headers["location"] == "/login?next=%2Fmy%2Flogs"
+    for target, location in [
+        ("/my/logs", "/my/logs"),
+        ("/my/logs?from=2024-01-01&q=a%20b", "/my/logs?from=2024-01-01&q=a%20b"),
+        ("/my/é", "/my/%C3%A9"),  # non-ASCII is percent-encoded, not a crash
+    ]:
+        c = portal.client()
+        r = c.submit("/login", {"email": "nina@example.com", "password": STRONG_PASSWORD, "next": target})
+        assert r.status_code == 303 and r.headers["location"] == location, target
+    c = portal.client()
+    assert 'name="next" value="/my/logs"' in c.get("/login?next=%2Fmy%2Flogs").text
+
+
+def test_a_new_link_retires_the_earlier_one(portal: Portal) -> None:
+    c = portal.client()
+    portal.register(c, EMAIL)
+    first_verify = portal.last_link(EMAIL)
+    # Logging in unverified mails a new link: the first one stops working.
+    assert c.submit("/login", {"email": EMAIL, "password": STRONG_PASSWORD}).status_code == 400
+    second_verify = portal.last_link(EMAIL)
+    assert second_verify != first_verify
+    for stale in (c.get(first_verify), c.submit(first_verify, form_page="/login")):
+        assert stale.status_code == 400 and "expired or was already used" in stale.text
+    assert c.submit(second_verify).status_code == 303
+
+    portal.store.clock.advance(hours=1)  # an address gets at most three such mails an hour
+    c.submit("/password/forgot", {"email": EMAIL})
+    first_reset = portal.last_link(EMAIL)
+    c.submit("/password/forgot", {"email": EMAIL})
+    second_reset = portal.last_link(EMAIL)
+    assert second_reset != first_reset and "/password/reset/" in first_reset
+    stale = c.submit(first_reset, {"password": "amber-falcon-pillow-42"}, form_page="/login")
+    assert stale.status_code == 400 and "expired or was already used" in stale.text
+    assert c.get(first_reset).status_code == 400
+    assert c.submit(second_reset, {"password": "amber-falcon-pillow-42"}).status_code == 303

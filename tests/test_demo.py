@@ -94,3 +94,21 @@ def test_demo_site_is_absent_outside_demo_mode(store: Store) -> None:
     assert c.get("/demo-site/watch", params={"from_search": "x"}).status_code == 404
     assert "set-cookie" not in {k.lower() for k in c.get("/demo-site/watch").headers if k.lower() != "set-cookie"}
     app.state.engine.dispose()
+
+
+def test_demo_site_log_holds_only_the_sites_own_cookies(store: Store) -> None:
+    """A member's portal session token in the site's log would let anyone who reads it sign in."""
+    settings = replace(store.settings, demo=True)
+    app = create_app(settings, clock=store.clock, background=False)
+    browser = Client(app, base_url="http://testserver", client=("203.0.113.9", 50000))
+    browser.get("/demo-site/watch", params={"from_search": "river documentaries"})
+    session = browser.cookies.get("portal_session")
+    assert session
+    browser.cookies.set("unrelated", "secret-value")
+    browser.get("/demo-site/")
+    assert browser.submit("/demo-site/login", form_page="/demo-site/").status_code == 303
+    log = demosite.log_path(settings).read_text()
+    assert session not in log and "portal_session" not in log and "secret-value" not in log
+    last = log.splitlines()[-1]
+    assert f'{settings.pref_cookie}=river+documentaries' in last and f"{settings.id_cookie}=sid-" in last
+    app.state.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from sqlalchemy import text
@@ -90,6 +91,9 @@ def test_link_is_single_use_and_the_file_is_deleted(portal: Portal) -> None:
     seed(portal.store, subject_of(portal.store, A), "alicemark")
     link = download_link(alice)
     assert len(_files(portal)) == 1
+    # The waiting archive is personal data: private to the portal's account.
+    assert stat.S_IMODE(_exports_dir(portal).stat().st_mode) == 0o700
+    assert stat.S_IMODE((_exports_dir(portal) / _files(portal)[0]).stat().st_mode) == 0o600
     first = alice.get(link)
     assert first.status_code == 200 and first.content[:2] == b"PK"
     assert int(first.headers["content-length"]) == len(first.content)

@@ -21,6 +21,11 @@ def assert_secure(response, *, personal: bool = True) -> None:  # type: ignore[n
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert h["x-content-type-options"] == "nosniff"
     assert h["referrer-policy"] in ("no-referrer", "same-origin", "strict-origin-when-cross-origin")
+    assert h["x-frame-options"] == "DENY"  # for browsers that predate frame-ancestors
+    assert h["cross-origin-opener-policy"] == "same-origin"
+    assert h["cross-origin-resource-policy"] == "same-origin"
+    permissions = {p.strip() for p in h["permissions-policy"].split(",")}
+    assert {"camera=()", "microphone=()", "geolocation=()"} <= permissions
     if personal:
         assert h["cache-control"] == "no-store"
 
@@ -44,8 +49,11 @@ def test_static_files_and_error_pages_are_secure(portal: Portal) -> None:
     assert missing.status_code == 404 and "Page not found" in missing.text
     assert_secure(missing)
     wrong_method = c.put("/healthz")
-    assert wrong_method.status_code in (403, 405)
+    assert wrong_method.status_code == 405
+    assert {m.strip() for m in wrong_method.headers["allow"].split(",")} == {"GET", "HEAD"}
     assert_secure(wrong_method)
+    # A PUT to a page with a session is refused by the CSRF check before routing.
+    assert c.put("/account").status_code == 403
 
 
 def test_a_crash_shows_a_friendly_page_without_a_trace(portal: Portal) -> None:
@@ -68,3 +76,22 @@ def test_pages_reference_no_third_party_origin_and_no_inline_script(portal: Port
             assert url.startswith(("/", "#")), (path, url)
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert " style=" not in html and "<style" not in html, path
+
+
+def test_https_adds_hsts_for_subdomains_too(portal: Portal) -> None:
+    from dataclasses import replace
+
+    from portal.web.app import create_app
+    from tests.conftest import Client
+
+    app = create_app(replace(portal.store.settings, base_url="https://portal.example"), clock=portal.store.clock,
+                     background=False)  # fmt: skip
+    try:
+        c = Client(app, base_url="https://portal.example")
+        for path, personal in (("/", True), (static_sample(), False), ("/no/such/page", True)):
+            response = c.get(path)
+            hsts = [p.strip() for p in response.headers["strict-transport-security"].split(";")]
+            assert "includeSubDomains" in hsts and int(hsts[0].removeprefix("max-age=")) >= 31536000
+            assert_secure(response, personal=personal)
+    finally:
+        app.state.engine.dispose()

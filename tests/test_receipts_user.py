@@ -68,13 +68,15 @@ def test_another_users_receipt_is_a_404_identical_to_a_missing_one_and_audited(p
         assert theirs.status_code == nothing.status_code == 404
         assert theirs.text == nothing.text and "Page not found" in theirs.text
         assert theirs.headers.get("content-type") == nothing.headers.get("content-type")
-    # A sequence number past what the store's integers hold is just as missing, not a crash.
+    # A sequence number past what the store's integers hold names no entry: like /my/receipts/abc it
+    # matches no route (a plain 404, nothing to audit), never a crash.
     assert intruder.get(f"/my/receipts/{2**40}").status_code == 404
+    assert intruder.get(f"/my/receipts/{2**31 - 1}").status_code == 404
 
     denied = audit_rows(portal, "access.denied")[before:]
     assert len(denied) == 5
     assert all(actor == f"account:{intruder_id}" for _s, _a, actor, _d in denied)
-    assert {json.loads(d)["seq"] for *_x, d in denied} == {seq, missing, 2**31}
+    assert {json.loads(d)["seq"] for *_x, d in denied} == {seq, missing, 2**31 - 1}
     # The owner still gets theirs; an anonymous visitor is sent to log in.
     assert owner.get(f"/my/receipts/{seq}.json").status_code == 200
     anon = portal.client().get(f"/my/receipts/{seq}.json", follow_redirects=False)

@@ -79,3 +79,20 @@ def test_portal_staff_add_command(tmp_path, portal: Portal) -> None:  # type: ig
     done = subprocess.run(cmd, input=STRONG_PASSWORD + "\n", capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert portal.store.scalar("SELECT role FROM account WHERE email = 'ops@example.com'") == "admin"
+
+
+def test_staff_with_only_a_password_are_sent_to_the_second_factor_everywhere(portal: Portal) -> None:
+    """login_required checks the second factor too: a staff password alone opens no personal page."""
+    _add_staff(portal, "admin")
+    c = portal.client()
+    assert c.submit("/login", {"email": STAFF, "password": STRONG_PASSWORD}).headers["location"] == "/login/mfa"
+    for path in ("/account", "/my", "/my/export", "/my/consent", "/my/receipts", "/account/password"):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login/mfa", path
+    token = c.csrf("/login/mfa")
+    data = {"csrf_token": token, "current_password": STRONG_PASSWORD, "new_password": "amber-falcon-pillow-42"}
+    r = c.post("/account/password", data=data, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login/mfa"
+    assert c.post("/my/export", data={"csrf_token": token}, follow_redirects=False).headers["location"] == "/login/mfa"
+    # Nothing changed: the old password still works.
+    assert portal.client().submit("/login", {"email": STAFF, "password": STRONG_PASSWORD}).status_code == 303

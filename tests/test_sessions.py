@@ -99,3 +99,55 @@ def test_logout_deletes_the_row(portal: Portal) -> None:
     assert portal.store.scalar("SELECT count(*) FROM web_session WHERE account_id IS NOT NULL") == 1
     c.submit("/logout")
     assert portal.store.scalar("SELECT count(*) FROM web_session WHERE account_id IS NOT NULL") == 0
+
+
+SIBLINGS = [
+    "x=a b",
+    'prefs={"a":1,"b":2}',
+    'q="a \\"quoted\\" value"',
+    "lang=français",
+    "flag",
+    "a=b=c",
+    "=x",
+]
+
+
+@pytest.mark.parametrize("sibling", SIBLINGS)
+def test_other_cookies_beside_the_session_never_end_it(portal: Portal, sibling: str) -> None:
+    """Browsers send whatever other sites on the domain set; the session is read past them."""
+    c = portal.client()
+    portal.verified_user(c, EMAIL)
+    token = _cookie(c)
+    for header in (f"{sibling}; portal_session={token}", f"portal_session={token}; {sibling}"):
+        bare = portal.client()
+        r = bare.get("/account", headers={"Cookie": header.encode()}, follow_redirects=False)
+        assert r.status_code == 200 and EMAIL in r.text, header
+
+
+def test_login_works_beside_a_json_cookie(portal: Portal) -> None:
+    """In Chromium a sibling `prefs={"a":1,"b":2}` made every login a 403 (the session was not read)."""
+    c = portal.client()
+    portal.register(c, EMAIL)
+    assert c.submit(portal.last_link(EMAIL)).status_code == 303
+    c.cookies.set("prefs", '{"a":1,"b":2}')
+    r = c.submit("/login", {"email": EMAIL, "password": STRONG_PASSWORD})
+    assert r.status_code == 303 and r.headers["location"] == "/account"
+
+
+def test_a_refused_request_leaves_the_browsers_session_alone(portal: Portal) -> None:
+    """A cross-site POST carries no Lax cookie; its refusal must not set a cookie that logs the victim out."""
+    victim = portal.client()
+    portal.verified_user(victim, EMAIL)
+    attempts = [
+        ("/logout", {"Sec-Fetch-Site": "cross-site"}),
+        ("/account/password", {"Origin": "https://evil.example"}),
+        ("/my/consent", {}),  # no token at all
+        ("/unsubscribe/1.forged", {"Sec-Fetch-Site": "cross-site"}),  # CSRF-exempt, refused by its handler
+    ]
+    for path, headers in attempts:
+        r = portal.client().post(
+            path, data={"field": "email", "value": "off"}, headers=headers, follow_redirects=False
+        )
+        assert r.status_code in (400, 403), path
+        assert "set-cookie" not in r.headers, path
+    assert victim.get("/account").status_code == 200

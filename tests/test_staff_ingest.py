@@ -109,22 +109,28 @@ def test_quarantine_csv_cannot_run_formulas(portal: Portal) -> None:
                          detail="+SUM(1,2)")  # fmt: skip
     sitedata.quarantined(portal.store, now, b"@SUM(1+1)", detail="-2+3")
     sitedata.quarantined(portal.store, now, b"\tindented", detail="plain")
+    # Blanks before the sign and full-width lookalikes are formulas to a spreadsheet too.
+    sitedata.quarantined(portal.store, now, b" =1+1", path="\u00a0=cmd", detail="\n=1+1")
+    sitedata.quarantined(portal.store, now, "\uff1dSUM(1)".encode(), path="\u3000@x", detail="\uff20cmd")
     admin = _staff(portal)
     r = admin.get("/staff/ingest/quarantine.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert len(rows) == 3
+    assert len(rows) == 5
     for row in rows:
         for key in ("file", "detail", "first bytes"):
-            assert not row[key].startswith(("=", "+", "-", "@", "\t", "\r")), (key, row[key])
+            assert not row[key].lstrip(" \u00a0\u3000\n").startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff20")), (key, row[key])
+    by_file = {row["file"]: row for row in rows}
+    assert by_file["'\u00a0=cmd"]["detail"] == "'\n=1+1" and by_file["'\u00a0=cmd"]["first bytes"] == "' =1+1"
+    assert by_file["'\u3000@x"]["detail"] == "'\uff20cmd" and by_file["'\u3000@x"]["first bytes"] == "'\uff1dSUM(1)"
     by_detail = {row["detail"]: row for row in rows}
     assert by_detail["'+SUM(1,2)"]["file"] == "'=cmd|' /C calc'!A0"
     assert by_detail["'+SUM(1,2)"]["first bytes"].startswith("'=HYPERLINK")
     assert by_detail["'-2+3"]["first bytes"] == "'@SUM(1+1)"
     assert by_detail["plain"]["first bytes"] == "\\x09indented"  # controls escaped before export
     [(_, details)] = _entries(portal, "staff.view.quarantine")
-    assert details["as"] == "csv" and details["rows"] == 3
+    assert details["as"] == "csv" and details["rows"] == 5
 
 
 def test_runs_page_lists_runs(portal: Portal) -> None:

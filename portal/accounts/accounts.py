@@ -1,7 +1,9 @@
 """Accounts: registration, email verification, login, password change and reset, staff creation.
 
 Every function that changes state writes its audit entry in the same transaction. Answers to a
-visitor never depend on whether an email is registered (no account enumeration).
+visitor never depend on whether an email is registered (no account enumeration): neither their
+words nor their timing, which is why registration and reset requests only queue a mail request
+(portal/accounts/mailrequests.py) and the background sender does the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from portal import audit
-from portal.accounts import passwords, throttle
+from portal.accounts import devices, mailrequests, passwords, throttle
 from portal.core import mail
 from portal.core.context import Ctx
 from portal.core.crypto import random_token, sha256_hex
@@ -79,7 +81,15 @@ def _issue_token(ctx: Ctx, account: Account, purpose: str, ttl: timedelta) -> st
     return token
 
 
-def _send_verification(ctx: Ctx, account: Account) -> None:
+def mail_allowed(ctx: Ctx, email: str) -> bool:
+    """Spend one of the address's mails for this hour; False once they are used up (mail bombing)."""
+    return throttle.take(ctx, throttle.mail_address_key(ctx, email), throttle.MAIL_PER_ADDRESS)
+
+
+def send_verification(ctx: Ctx, account: Account) -> bool:
+    """Mail a new verification link (retiring the earlier one); False when the address's budget is spent."""
+    if not mail_allowed(ctx, account.email):
+        return False
     token = _issue_token(ctx, account, "verify", VERIFY_TTL)
     link = absolute(ctx.settings, "auth.verify", token=token)
     mail.queue(
@@ -90,15 +100,23 @@ def _send_verification(ctx: Ctx, account: Account) -> None:
         f"Confirm your email address by opening this link within 24 hours:\n\n{link}\n\n"
         "If you did not register, ignore this message; nothing else will happen.\n",
     )
+    return True
 
 
 def register(ctx: Ctx, raw_email: str, password: str) -> None:
-    """Create an unverified account and mail a link; for a known email, mail its owner instead."""
+    """Check the form and queue the registration; the background sender creates the account and
+    mails a link, or for a known email mails its owner instead (mailrequests.process)."""
     email = normalize_email(raw_email)
     passwords.check_policy(password, email=email)
-    password_hash = passwords.hash_password(password)  # hashed either way: same time for both paths
+    mailrequests.queue(ctx, "register", email, passwords.hash_password(password))
+
+
+def finish_registration(ctx: Ctx, email: str, password_hash: str) -> None:
+    """Create the unverified account and mail its link; for a known email, tell its owner."""
     existing = by_email(ctx, email)
     if existing is not None:
+        if not mail_allowed(ctx, email):
+            return
         mail.queue(
             ctx,
             email,
@@ -111,7 +129,7 @@ def register(ctx: Ctx, raw_email: str, password: str) -> None:
         audit.record(ctx, "account.register_existing", subject_id=existing.subject_id)
         return
     account = _create(ctx, email, password_hash, "user", verified=False)
-    _send_verification(ctx, account)
+    send_verification(ctx, account)
     audit.record(ctx, "account.register", subject_id=account.subject_id)
 
 
@@ -151,15 +169,25 @@ class LoginResult:
     status: str  # "ok" | "failed" | "throttled" | "unverified"
     account: Account | None = None
     retry_after: int = 0
+    device: str | None = None  # the browser's device cookie after a correct password
+    mailed: bool = False  # "unverified": whether a new link went out
 
 
-def login(ctx: Ctx, raw_email: str, password: str) -> LoginResult:
+def guessing_keys(ctx: Ctx, email: str, device_cookie: str | None) -> tuple[str, str]:
+    """(the budget this attempt spends, the client address's key). A browser that signed in to this
+    email before has a budget of its own; every other client shares the account's."""
+    nonce = devices.trusted_nonce(ctx, device_cookie, email)
+    budget = throttle.device_key(ctx, nonce) if nonce else throttle.account_key(ctx, email)
+    return budget, throttle.ip_key(ctx, ctx.ip or "-")
+
+
+def login(ctx: Ctx, raw_email: str, password: str, device_cookie: str | None = None) -> LoginResult:
     """Check credentials under throttling. Unknown emails cost the same hashing time as known ones."""
     try:
         email = normalize_email(raw_email)
     except ValidationError:
         email = raw_email.strip().lower()[:254]
-    keys = (throttle.account_key(ctx, email), throttle.ip_key(ctx, ctx.ip or "-"))
+    keys = guessing_keys(ctx, email, device_cookie)
     try:
         throttle.check(ctx, *keys)
     except Throttled as exc:
@@ -171,22 +199,26 @@ def login(ctx: Ctx, raw_email: str, password: str) -> LoginResult:
         throttle.fail(ctx, keys[1], throttle.IP_LIMIT, windowed=True)
         audit.record(ctx, "login.failed", subject_id=account.subject_id if account else None)
         return LoginResult("failed")
-    throttle.clear(ctx, keys[0])
+    throttle.clear(ctx, keys[0])  # the per-address count stays: a success must not buy more guesses
     if new_hash:
         account.password_hash = new_hash  # parameters were outdated: upgrade while we hold the password
+    device = devices.issue(ctx, device_cookie, email)
     if account.email_verified_at is None:
-        _send_verification(ctx, account)
+        mailed = send_verification(ctx, account)
         audit.record(ctx, "login.unverified", subject_id=account.subject_id)
-        return LoginResult("unverified", account)
+        return LoginResult("unverified", account, device=device, mailed=mailed)
     ctx.as_account(account.id)  # type: ignore[arg-type]
     audit.record(ctx, "login.ok", subject_id=account.subject_id, details={"rehashed": bool(new_hash)})
-    return LoginResult("ok", account)
+    return LoginResult("ok", account, device=device)
 
 
-def resend_verification(ctx: Ctx, account_id: int) -> None:
+def resend_verification(ctx: Ctx, account_id: int) -> bool:
+    """False when the address's mail budget for this hour is spent."""
     account = get(ctx, account_id)
-    _send_verification(ctx, account)
+    if not send_verification(ctx, account):
+        return False
     audit.record(ctx, "account.verification_resent", subject_id=account.subject_id)
+    return True
 
 
 def change_password(
@@ -215,13 +247,18 @@ def change_password(
 
 
 def request_reset(ctx: Ctx, raw_email: str) -> None:
-    """Mail a reset link if the account exists; say nothing different if it does not."""
+    """Queue a reset request; the background sender mails a link if the account exists."""
     try:
         email = normalize_email(raw_email)
     except ValidationError:
         return
+    mailrequests.queue(ctx, "reset", email)
+
+
+def finish_reset_request(ctx: Ctx, email: str) -> None:
+    """Mail a reset link (retiring the earlier one) if the account exists and its budget allows."""
     account = by_email(ctx, email)
-    if account is None:
+    if account is None or not mail_allowed(ctx, email):
         return
     token = _issue_token(ctx, account, "reset", RESET_TTL)
     link = absolute(ctx.settings, "auth.reset", token=token)
@@ -235,7 +272,8 @@ def request_reset(ctx: Ctx, raw_email: str) -> None:
     audit.record(ctx, "account.reset_requested", subject_id=account.subject_id)
 
 
-def reset_password(ctx: Ctx, token: str, new: str) -> Account:
+def reset_password(ctx: Ctx, token: str, new: str, device_cookie: str | None = None) -> Account:
+    """Set a new password from a mailed link; this unlocks the account (and the browser doing it)."""
     row = _token_row(ctx, token, "reset")
     account = ctx.session.get(Account, row.account_id)
     assert account is not None
@@ -250,6 +288,9 @@ def reset_password(ctx: Ctx, token: str, new: str) -> Account:
     account.email_verified_at = account.email_verified_at or ctx.now
     ended = sessions.end_others(ctx, account.id)  # type: ignore[arg-type]
     throttle.clear(ctx, throttle.account_key(ctx, account.email))
+    nonce = devices.trusted_nonce(ctx, device_cookie, account.email)
+    if nonce:
+        throttle.clear(ctx, throttle.device_key(ctx, nonce))
     ctx.as_account(account.id)  # type: ignore[arg-type]
     audit.record(
         ctx, "account.password_reset", subject_id=account.subject_id, details={"sessions_ended": ended}

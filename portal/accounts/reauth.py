@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal import audit
-from portal.accounts import passwords, sessions, throttle
+from portal.accounts import accounts, passwords, sessions, throttle
 from portal.accounts.sessions import Current
 from portal.core.context import Ctx
 from portal.core.errors import Throttled
@@ -20,14 +20,14 @@ class Reauth:
     retry_after: int = 0
 
 
-def confirm_password(ctx: Ctx, cur: Current, password: str) -> Reauth:
+def confirm_password(ctx: Ctx, cur: Current, password: str, device_cookie: str | None = None) -> Reauth:
     """Check the logged-in account's password; on success the session counts as just re-authenticated."""
     account = ctx.session.get(Account, cur.account.id) if cur.account else None
     row = ctx.session.get(WebSession, cur.id_hash)
     if account is None or row is None:
         return Reauth("failed")
     # The same counters as login: re-authentication must not become a way around its lockout.
-    keys = (throttle.account_key(ctx, account.email), throttle.ip_key(ctx, ctx.ip or "-"))
+    keys = accounts.guessing_keys(ctx, account.email, device_cookie)
     try:
         throttle.check(ctx, *keys)
     except Throttled as exc:

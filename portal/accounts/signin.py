@@ -11,9 +11,11 @@ from portal.core.errors import ValidationError
 from portal.models import WebSession
 
 
-def sign_in(ctx: Ctx, old: Current | None, email: str, password: str) -> tuple[LoginResult, Current | None]:
+def sign_in(
+    ctx: Ctx, old: Current | None, email: str, password: str, device_cookie: str | None = None
+) -> tuple[LoginResult, Current | None]:
     """Log in; on success the session gets a new id (the pre-login id stops working)."""
-    result = accounts.login(ctx, email, password)
+    result = accounts.login(ctx, email, password, device_cookie)
     if result.status != "ok" or result.account is None:
         return result, None
     return result, sessions.rotate(ctx, old, result.account)

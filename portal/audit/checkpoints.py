@@ -30,6 +30,7 @@ from portal.audit import format_time
 from portal.audit.merkle import RootBuilder, leaf_hash
 from portal.core.context import Ctx
 from portal.core.errors import PortalError
+from portal.core.files import private_dir
 from portal.models import AuditCheckpoint, AuditEntry
 
 _BATCH = 5000
@@ -59,7 +60,7 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -259,9 +260,14 @@ def compute_root(session: Session, size: int) -> bytes:
 
 
 def create_checkpoint(ctx: Ctx, size: int | None = None) -> AuditCheckpoint:
-    """Sign and store a checkpoint of the log as it stands (or of its first `size` entries)."""
+    """Sign and store a checkpoint of the log as it stands (or of its first `size` entries), and
+    witness it outside the store once stored. Raises witness.RollbackError, signing nothing, when
+    the log does not extend the newest witnessed checkpoint."""
+    from portal.audit import witness  # the witness file builds on this module
+
     key = load_or_create_key(ctx.settings.audit_key_path)
     size = tree_size(ctx.session) if size is None else size
+    witness.check_extends(ctx, size, key.public_key())
     root = compute_root(ctx.session, size)
     signed = sign(key, make_body(ctx.settings.audit_origin, size, root, ctx.now))
     row = AuditCheckpoint(
@@ -275,6 +281,7 @@ def create_checkpoint(ctx: Ctx, size: int | None = None) -> AuditCheckpoint:
     )
     ctx.session.add(row)
     ctx.session.flush()
+    witness.append_after_commit(ctx.session, ctx.settings.witness_path, signed)
     return row
 
 
@@ -296,8 +303,11 @@ def covering(ctx: Ctx, seq: int) -> AuditCheckpoint:
 
 def checkpoint_if_due(ctx: Ctx, max_age_seconds: float = 60) -> AuditCheckpoint | None:
     """A new checkpoint when entries were added since the last one and it is older than max_age."""
+    from portal.audit import witness
+
     last = latest(ctx.session)
     size = tree_size(ctx.session)
+    witness.check_round(ctx, size)  # every round, so a truncation shows even while nothing is signed
     if last is not None and (
         size <= last.tree_size or ctx.now - last.created_at < timedelta(seconds=max_age_seconds)
     ):
@@ -310,18 +320,26 @@ def checkpoint_if_due(ctx: Ctx, max_age_seconds: float = 60) -> AuditCheckpoint 
 # ---- files ------------------------------------------------------------------------------------
 
 
+def published(signed: SignedCheckpoint, public: Ed25519PublicKey) -> dict[str, Any]:
+    """A checkpoint as it is handed out (a file, /.well-known/portal-audit-checkpoint), with its key."""
+    return signed.to_json() | {"public_key": base64.b64encode(raw_public(public)).decode()}
+
+
 def export_file(row: AuditCheckpoint | SignedCheckpoint, public: Ed25519PublicKey, path: Path) -> None:
     """Write a checkpoint to a JSON file meant to be kept outside the database."""
     signed = SignedCheckpoint.from_row(row) if isinstance(row, AuditCheckpoint) else row
-    data = signed.to_json() | {"public_key": base64.b64encode(raw_public(public)).decode()}
-    Path(path).write_text(json.dumps(data, indent=2) + "\n")
+    Path(path).write_text(json.dumps(published(signed, public), indent=2) + "\n")
 
 
 def import_file(path: Path) -> SignedCheckpoint:
+    """A checkpoint from a file: an exported checkpoint, a copy of /.well-known/portal-audit-checkpoint,
+    or any receipt (each carries the checkpoint that covers its entry: an outside witness too)."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"cannot read checkpoint file {path}: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("checkpoint"), dict):
+        data = data["checkpoint"]
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint file {path} does not hold a JSON object")
     return SignedCheckpoint.from_json(data)

@@ -33,7 +33,7 @@ from portal.audit.checkpoints import (
 )
 from portal.core.context import Ctx
 from portal.core.errors import NotFound
-from portal.models import AuditEntry
+from portal.models import MAX_INTEGER, AuditEntry
 
 FORMAT = "portal-audit-receipt/1"
 _BATCH = 10_000
@@ -201,7 +201,7 @@ def build_receipt(ctx: Ctx, seq: int) -> dict[str, Any]:
 
 
 # PostgreSQL integers stop here; a larger sequence number in a URL is simply one that does not exist.
-_MAX_SEQ = 2**31 - 1
+_MAX_SEQ = MAX_INTEGER
 
 
 def subject_receipt(ctx: Ctx, subject_id: int, seq: int) -> dict[str, Any] | None:
@@ -217,12 +217,25 @@ def subject_receipt(ctx: Ctx, subject_id: int, seq: int) -> dict[str, Any] | Non
     return build_receipt(ctx, seq)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_json(text: str | bytes) -> Any:
+    """Strict JSON from a stranger: no NaN or Infinity, and nesting too deep for the parser is a
+    ValueError like any other malformed input (never a RecursionError)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+
+
 def verify_receipt(receipt: dict[str, Any], public_key: Ed25519PublicKey | str | bytes) -> tuple[bool, str]:
     """(True, summary) when the receipt proves its entry is in a log signed by `public_key`."""
     try:
         public = public_key if isinstance(public_key, Ed25519PublicKey) else load_public_key(public_key)
         return True, _check(receipt, public)
-    except (CheckpointError, KeyError, TypeError, ValueError) as exc:
+    except (CheckpointError, KeyError, TypeError, ValueError, OverflowError) as exc:
         reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         return False, reason
 
@@ -241,7 +254,7 @@ def _check(receipt: dict[str, Any], public: Ed25519PublicKey) -> str:
     if index != seq - 1 or int(receipt["tree_size"]) != size:
         raise ValueError("leaf index or tree size does not match the entry and checkpoint")
     canonical = base64.b64decode(receipt["canonical"], validate=True)
-    fields = json.loads(canonical)
+    fields = load_json(canonical)
     if not isinstance(fields, dict) or fields.get("seq") != seq:
         raise ValueError("canonical bytes are not the entry with this sequence number")
     leaf = merkle.leaf_hash(canonical)

@@ -46,7 +46,7 @@ CANONICAL_KEYS = {"v", *FIELDS.values()}
 
 ENTRY_SQL = (
     "SELECT e.seq, AT_TEXT, e.actor, e.action, e.subject_ref, e.details_sha256, e.prev_hash, "
-    "e.entry_hash, e.canonical, d.salt, d.details "
+    "e.entry_hash, e.canonical, d.salt, d.details, d.seq, d.erased_at "
     "FROM audit_entry e LEFT JOIN audit_detail d ON d.seq = e.seq "
     "WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
 )
@@ -64,7 +64,7 @@ class CheckpointSeen:
 
     size: int
     time: str
-    source: str  # "store #<id>" or "file"
+    source: str  # "store #<id>", "file" or "witness"
 
 
 @dataclass
@@ -84,6 +84,10 @@ class VerifyResult:
         cp = self.last_checkpoint
         last = f"{cp.size}@{cp.time}" if cp else "none"
         return f"OK: {self.count} entries, root {self.root}, last checkpoint {last}"
+
+
+def _name(source: str) -> str:
+    return {"file": "checkpoint file", "witness": "witnessed checkpoint"}.get(source, f"checkpoint {source}")
 
 
 class _Fail(Exception):
@@ -135,14 +139,19 @@ def verify(
     *,
     from_seq: int = 1,
     external: SignedCheckpoint | None = None,
+    witnessed: SignedCheckpoint | None = None,
     progress: Progress | None = None,
     batch: int = BATCH,
 ) -> VerifyResult:
-    """Check the whole log (fields, links, hashes, details, checkpoints); never raises for bad data."""
+    """Check the whole log (fields, links, hashes, details, checkpoints); never raises for bad data.
+
+    `external` is a checkpoint kept elsewhere (a file, a receipt's), `witnessed` the newest line of
+    the witness file: the log must hold at least their entries, and hash to their roots there.
+    """
     with _snapshot(engine) as (cur, ph):
         run = _Run(cur, ph, engine.dialect.name, public_key, progress, batch)
         try:
-            run.load_checkpoints(external)
+            run.load_checkpoints(external, witnessed)
             run.walk(max(1, from_seq))
             run.check_beyond_end()
         except _Fail as fail:
@@ -181,7 +190,7 @@ class _Run:
 
     # -- checkpoints -------------------------------------------------------------------------
 
-    def load_checkpoints(self, external: SignedCheckpoint | None) -> None:
+    def load_checkpoints(self, external: SignedCheckpoint | None, witnessed: SignedCheckpoint | None) -> None:
         self.cur.execute(
             "SELECT id, tree_size, root_hash, key_id, body, signature FROM audit_checkpoint "
             "ORDER BY tree_size, id"
@@ -190,9 +199,11 @@ class _Run:
             self._add(SignedCheckpoint(body, signature, kid), f"store #{cid}", size, root_hash)
         if external is not None:
             self._add(external, "file", None, None)
+        if witnessed is not None:
+            self._add(witnessed, "witness", None, None)
 
     def _add(self, cp: SignedCheckpoint, source: str, size: int | None, root_hex: str | None) -> None:
-        name = "checkpoint file" if source == "file" else f"checkpoint {source}"
+        name = _name(source)
         try:
             _origin, body_size, root, time = parse_body(cp.body)
         except CheckpointError as exc:
@@ -214,7 +225,7 @@ class _Run:
         root = fold(self.stack)
         for cp in self.checkpoints.get(size, ()):
             if cp.root != root:
-                name = "checkpoint file" if cp.source == "file" else f"checkpoint {cp.source}"
+                name = _name(cp.source)
                 raise _Fail(
                     self.last_good_size + 1,
                     f"{name} signed at {cp.time} says the first {size} entries have root "
@@ -231,7 +242,7 @@ class _Run:
         beyond = [cp for s, cps in self.checkpoints.items() if s > self.size for cp in cps]
         if beyond:
             cp = max(beyond, key=lambda c: c.size)
-            name = "checkpoint file" if cp.source == "file" else f"checkpoint {cp.source}"
+            name = _name(cp.source)
             raise _Fail(
                 self.size + 1,
                 f"the log has {self.size} entries but {name} signed at {cp.time} covers {cp.size}: "
@@ -272,7 +283,8 @@ class _Run:
             if not rows:
                 break
             for row in rows:
-                seq, at, actor, action, subj, dsha, prev_hash, ehash, canonical, salt, details = row
+                seq, at, actor, action, subj, dsha, prev_hash, ehash, canonical, salt, details = row[:11]
+                dseq, erased = row[11:]
                 try:
                     if seq != expect or prev_hash != prev:
                         raise ValueError
@@ -286,8 +298,11 @@ class _Run:
                     ).encode()
                     if canonical != expected:
                         raise ValueError
-                    if details is not None and sha256(salt + details.encode()).hexdigest() != dsha:
-                        raise ValueError
+                    if details is not None:
+                        if sha256(salt + details.encode()).hexdigest() != dsha:
+                            raise ValueError
+                    elif dseq is None or erased is None or salt is not None:
+                        raise ValueError  # a deleted or blanked detail row that no erasure marked
                 except Exception as exc:
                     raise self._diagnose(row, expect, prev) from exc
                 # Inline RootBuilder.append: this loop is the verifier's hot path.
@@ -339,7 +354,7 @@ class _Run:
     # -- naming what is wrong (only runs on a bad row) ----------------------------------------
 
     def _diagnose(self, row: tuple[Any, ...], expect: int, prev: str) -> _Fail:
-        seq, at, actor, action, subj, dsha, prev_hash, ehash, canonical, salt, details = row
+        seq, at, actor, action, subj, dsha, prev_hash, ehash, canonical, salt, details, dseq, erased = row
         if seq != expect:
             return self._gap(expect, seq)
         columns = dict(zip(FIELDS, (seq, at, actor, action, subj, dsha, prev_hash), strict=True))
@@ -381,6 +396,12 @@ class _Run:
                 f"chain broken: prev_hash does not match entry {seq - 1}'s hash "
                 "(entry forged, reordered or rewritten)",
                 "prev_hash",
+            )
+        if dseq is None:
+            return _Fail(seq, "its audit_detail row is missing (deleted)", "details")
+        if details is None and (erased is None or salt is not None):
+            return _Fail(
+                seq, "its details were blanked without being erased (no erased_at, or a salt kept)", "details"
             )
         if details is not None:
             return _Fail(

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from portal.audit.merkle import leaf_hash
@@ -126,6 +126,18 @@ def record(
     except Exception as exc:
         raise AuditError(f"audit append failed: {exc.__class__.__name__}") from exc
     return entry
+
+
+def erase_details(ctx: Ctx, seqs: list[int]) -> int:
+    """Blank the details of entries (erasure): details and salt go, erased_at says when. The verifier
+    accepts blank details only with that mark, so a deleted or blanked row is never taken for erasure.
+    The caller records the erasure itself as an audit entry. Returns how many rows were blanked."""
+    result = ctx.session.execute(
+        update(AuditDetail)
+        .where(col(AuditDetail.seq).in_(seqs), col(AuditDetail.erased_at).is_(None))
+        .values(details=None, salt=None, erased_at=ctx.now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def details_of(ctx: Ctx, seq: int) -> dict[str, Any] | None:

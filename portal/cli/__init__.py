@@ -8,12 +8,14 @@ import click
 
 from portal import __version__
 from portal.cli.audit import audit
-from portal.cli.common import cli_ctx, friendly_errors, open_store
+from portal.cli.common import cli_ctx, friendly_errors, open_store, private_paths
 from portal.cli.ingest import ingest
+from portal.cli.proxies import uvicorn_proxy_options
 from portal.cli.relink import relink
 from portal.cli.requests import requests_group
 from portal.cli.retention import retention_group
 from portal.core.errors import ConfigError
+from portal.core.files import loose_modes
 from portal.core.settings import describe
 
 
@@ -51,7 +53,7 @@ def serve(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        **uvicorn_proxy_options(settings),
         server_header=False,
         log_level="info",
     )
@@ -77,14 +79,17 @@ def db_upgrade() -> None:
 @db.command(
     "check",
     help="Fail unless the store is migrated, the models match the migrations and no log record "
-    "names a missing subject or ingest source (log_record has no foreign keys).",
+    "names a missing subject or ingest source (log_record has no foreign keys); warn when the var "
+    "directory, the store, the secret or the audit key can be read by others.",
 )
 @friendly_errors
 def db_check() -> None:
     from portal.core import migrations
     from portal.ingest import integrity
 
-    _, engine, _ = open_store()
+    settings, engine, _ = open_store()
+    for warning in loose_modes(private_paths(settings)):
+        click.echo(f"warning: {warning}", err=True)
     try:
         heads = migrations.heads()
         if len(heads) != 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -9,8 +10,8 @@ from pathlib import Path
 import click
 from sqlalchemy import text
 
-from portal.audit import checkpoints, format_time
-from portal.audit.receipts import build_receipt, verify_receipt
+from portal.audit import checkpoints, format_time, witness
+from portal.audit.receipts import build_receipt, load_json, verify_receipt
 from portal.audit.verifier import verify as verify_log
 from portal.cli.common import cli_ctx, friendly_errors, open_store
 from portal.core.errors import NotFound
@@ -21,12 +22,16 @@ def audit() -> None:
     pass
 
 
-@audit.command(help="Recompute every link, field and root; check every checkpoint. Exit 1 on any fault.")
+@audit.command(
+    help="Recompute every link, field, detail row and root; check every checkpoint, the newest one in "
+    "the witness file (PORTAL_AUDIT_WITNESS_PATH) included. Exit 1 on any fault."
+)
 @click.option(
     "--checkpoint",
     "checkpoint_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A checkpoint file exported earlier (catches truncation and rewrites below it).",
+    help="A checkpoint kept elsewhere: an exported file, a saved /.well-known/portal-audit-checkpoint "
+    "or any receipt (catches truncation and rewrites below it).",
 )
 @click.option(
     "--from",
@@ -42,6 +47,20 @@ def verify(checkpoint_file: Path | None, from_seq: int) -> None:
     try:
         public = checkpoints.load_or_create_key(settings.audit_key_path).public_key()
         external = checkpoints.import_file(checkpoint_file) if checkpoint_file else None
+        try:
+            witnessed = witness.newest(settings.witness_path)
+        except checkpoints.CheckpointError as exc:
+            click.echo(f"FAIL: {exc}")
+            sys.exit(1)
+        if witnessed is None:
+            click.echo(
+                f"warning: no witness file at {settings.witness_path}: removed or rewritten entries "
+                "below the store's own checkpoints cannot be told from a log that never had them",
+                err=True,
+            )
+        check = functools.partial(
+            verify_log, engine, public, from_seq=from_seq, external=external, witnessed=witnessed
+        )
         if sys.stderr.isatty():
             with click.progressbar(length=1, label="verifying", file=sys.stderr) as bar:
 
@@ -49,16 +68,19 @@ def verify(checkpoint_file: Path | None, from_seq: int) -> None:
                     bar.length = max(total, 1)
                     bar.update(done - bar.pos)
 
-                result = verify_log(engine, public, from_seq=from_seq, external=external, progress=progress)
+                result = check(progress=progress)
         else:
-            result = verify_log(engine, public, from_seq=from_seq, external=external)
+            result = check()
     finally:
         engine.dispose()
     click.echo(result.summary())
     sys.exit(0 if result.ok else 1)
 
 
-@audit.command(help="Sign a checkpoint of the log as it stands now; optionally export it to a file.")
+@audit.command(
+    help="Sign a checkpoint of the log as it stands now (refused when the log does not extend the newest "
+    "witnessed checkpoint) and append it to the witness file; optionally export it to a file."
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -123,7 +145,7 @@ def proof(seq: int) -> None:
 @friendly_errors
 def verify_receipt_cmd(file: Path, public_key: Path | None) -> None:
     try:
-        receipt = json.loads(file.read_text())
+        receipt = load_json(file.read_text())
     except ValueError as exc:
         click.echo(f"FAIL: not JSON: {exc}")
         sys.exit(1)

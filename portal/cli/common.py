@@ -6,6 +6,7 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.core.clock import Clock
 from portal.core.context import Ctx
 from portal.core.errors import PortalError
+from portal.core.files import sqlite_path
 from portal.core.settings import Settings, load
 from portal.core.store import check_engine, make_engine, session_factory, transaction
 
@@ -40,6 +42,15 @@ def open_store(settings: Settings | None = None) -> tuple[Settings, Engine, sess
     engine = make_engine(settings.database_url)
     check_engine(engine)
     return settings, engine, session_factory(engine)
+
+
+def private_paths(settings: Settings) -> list[Path]:
+    """What must stay private to the portal's account: the var directory, store, secret and keys."""
+    paths = [settings.var_dir, settings.var_dir / "secret.key", settings.audit_key_path]
+    store = sqlite_path(settings.database_url)
+    if store is not None:
+        paths += [store, Path(f"{store}-wal"), Path(f"{store}-shm")]
+    return paths
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from portal.core.errors import ConfigError
+from portal.core.files import private_dir
 from portal.core.searchengines import DEFAULT_ENGINES, SearchEngine, load_engines
 
 
@@ -52,6 +54,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Ed25519 private key that signs audit checkpoints; default VAR_DIR/audit-ed25519.key.",
     ),
+    Setting(
+        "PORTAL_AUDIT_WITNESS_PATH",
+        "",
+        "Append-only file where every signed audit checkpoint is also written (the witness that makes "
+        "truncation and rewrites visible); default VAR_DIR/audit-witness.jsonl. Best kept on other "
+        "storage than the store.",
+    ),
     Setting("PORTAL_AUDIT_ORIGIN", "", "Origin line of signed checkpoints; default: the base URL's host."),
     Setting("PORTAL_ID_COOKIE", "site_id", "Name of the site's identification cookie (written at login)."),
     Setting("PORTAL_PREF_COOKIE", "search_pref", "Name of the site's search-preference cookie."),
@@ -72,6 +81,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PORTAL_IP_MASK_DAYS",
         "30",
         "IPs of log records linked to nobody are masked (IPv4 /16, IPv6 /48) after this; 0: never.",
+    ),
+    Setting(
+        "PORTAL_TRUSTED_PROXIES",
+        "",
+        "Comma-separated addresses or networks (e.g. 127.0.0.1,10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For/-Proto headers `portal serve` believes; empty: none, the peer address is the "
+        "client's.",
     ),
     Setting("PORTAL_DEMO", "0", "1 enables demo mode (demo logins on the login page, /demo-site/)."),
     Setting(
@@ -137,6 +153,8 @@ class Settings:
     erasure_wait_days: int = 7
     erasure_review: str = "auto"
     request_reminder_days: int = 5
+    trusted_proxies: tuple[str, ...] = ()
+    audit_witness_path: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,6 +165,15 @@ class Settings:
     def session_cookie(self) -> str:
         # The __Host- prefix pins the cookie to this exact origin; browsers only accept it over https.
         return "__Host-portal_session" if self.https else "portal_session"
+
+    @property
+    def witness_path(self) -> Path:
+        return self.audit_witness_path or self.var_dir / "audit-witness.jsonl"
+
+    @property
+    def device_cookie(self) -> str:
+        """The browser's device tokens (portal/accounts/devices.py), pinned to the origin like the session."""
+        return "__Host-portal_device" if self.https else "portal_device"
 
     @property
     def is_sqlite(self) -> bool:
@@ -175,7 +202,7 @@ def _secret(env: Mapping[str, str], var_dir: Path) -> bytes:
         return raw.encode()
     path = var_dir / "secret.key"
     if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(var_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
@@ -191,7 +218,7 @@ def _base_url(raw: str) -> str:
 
 def _database_url(raw: str, var_dir: Path) -> str:
     if not raw:
-        var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(var_dir)
         return f"sqlite:///{(var_dir / 'portal.db').resolve()}"
     if not raw.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ConfigError(
@@ -260,6 +287,17 @@ def _time_zone(raw: str) -> str:
             f"PORTAL_REQUEST_TIME_ZONE must be a time zone name like Europe/Berlin, not {raw!r}"
         ) from None
     return raw
+def _proxies(raw: str) -> tuple[str, ...]:
+    """Addresses or networks; a typo must not quietly trust nobody (or everybody)."""
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"PORTAL_TRUSTED_PROXIES must list IP addresses or networks, not {item!r}"
+            ) from None
+    return items
 
 
 def _smtp_url(raw: str) -> str:
@@ -285,6 +323,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         mail_from=get("PORTAL_MAIL_FROM"),
         audit_key_path=Path(env.get("PORTAL_AUDIT_KEY_PATH") or var_dir / "audit-ed25519.key"),
         audit_origin=env.get("PORTAL_AUDIT_ORIGIN") or urlsplit(base_url).netloc,
+        audit_witness_path=Path(env.get("PORTAL_AUDIT_WITNESS_PATH") or var_dir / "audit-witness.jsonl"),
         demo=_bool("PORTAL_DEMO", get("PORTAL_DEMO")),
         id_cookie=_cookie_name("PORTAL_ID_COOKIE", get("PORTAL_ID_COOKIE")),
         pref_cookie=_cookie_name("PORTAL_PREF_COOKIE", get("PORTAL_PREF_COOKIE")),
@@ -298,6 +337,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         erasure_wait_days=_days("PORTAL_ERASURE_WAIT_DAYS", get("PORTAL_ERASURE_WAIT_DAYS"), 0),
         erasure_review=_choice("PORTAL_ERASURE_REVIEW", get("PORTAL_ERASURE_REVIEW"), ("auto", "always")),
         request_reminder_days=_days("PORTAL_REQUEST_REMINDER_DAYS", get("PORTAL_REQUEST_REMINDER_DAYS"), 0),
+        trusted_proxies=_proxies(get("PORTAL_TRUSTED_PROXIES")),
     )
     values.update(overrides)
     return Settings(**values)

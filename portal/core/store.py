@@ -10,17 +10,23 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.core.errors import ConfigError
+from portal.core.errors import AuditError, ConfigError
+from portal.core.files import create_private_file, sqlite_path
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Every writer in the project takes this lock on PostgreSQL before appending to the audit chain.
 AUDIT_LOCK_ID = 0x706F7274  # "port"
 READ_ONLY_OPTION = "portal_read_only"
+# Set on a SQLite connection for the transaction it is in: True when that began with BEGIN IMMEDIATE.
+WRITE_LOCK_INFO = "portal_write_lock"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine whose connections are configured the way the portal needs them."""
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None and path.parent.is_dir():
+            create_private_file(path)  # SQLite gives its -wal and -shm files the store's mode
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
@@ -51,6 +57,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # Long read-only work (exports) asks for a plain BEGIN: a WAL snapshot that blocks no writer.
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        conn.info[WRITE_LOCK_INFO] = not read_only
 
 
 def check_engine(engine: Engine) -> None:
@@ -98,9 +105,14 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
 
 
 def lock_for_audit(session: Session) -> None:
-    """Serialize audit appends across processes (SQLite already holds the write lock)."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Serialize audit appends across processes: PostgreSQL takes an advisory lock; on SQLite the
+    transaction must already hold the write lock (BEGIN IMMEDIATE), or two appends could read the
+    same last entry. A transaction without it (a read-only snapshot) may not append at all."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+    elif not conn.info.get(WRITE_LOCK_INFO):
+        raise AuditError("audit entries can only be appended in a write transaction (BEGIN IMMEDIATE)")
 
 
 def redacted(url: str) -> str:

@@ -40,6 +40,21 @@ def new_id_cookie() -> str:
     return f"sid-{secrets.token_hex(12)}"
 
 
+def site_cookie_header(settings: Settings, *headers: str | None) -> str | None:
+    """The Cookie header as the site's own server sees it: only the site's cookies. The browser also
+    sends the portal's session cookie here (same host in demo mode), and a log must never hold that:
+    anyone who reads the log could sign in as the visitor."""
+    own = {settings.id_cookie, settings.pref_cookie}
+    kept = [
+        pair.strip()
+        for header in headers
+        if header
+        for pair in header.split(";")
+        if pair.partition("=")[0].strip() in own
+    ]
+    return "; ".join(kept) or None
+
+
 def _quote(value: str | None) -> str:
     if not value:
         return "-"

@@ -24,6 +24,7 @@ from portal import audit
 from portal.accounts import accounts, passwords
 from portal.core.clock import Clock
 from portal.core.context import Ctx
+from portal.core.files import private_dir
 from portal.core.settings import Settings
 from portal.core.store import transaction
 from portal.subjects import identity
@@ -73,9 +74,7 @@ def create_accounts(ctx: Ctx) -> int:
 
 
 def demo_dir(settings: Settings) -> Path:
-    path = settings.var_dir / "demo"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(settings.var_dir / "demo")
 
 
 # The demo member's own browsers: one person's laptop, phone and work computer, each with its own

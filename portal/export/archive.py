@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +40,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Column, Connection, Dialect, Select, TypeDecorator, func, select
 
 from portal.audit.checkpoints import key_id, load_or_create_key, raw_public
+from portal.core.csvsafe import neutralise_column
+from portal.core.files import create_private_file, private_dir
 from portal.core.settings import Settings
 from portal.export.schema import FORMAT, json_schema
 from portal.subjects import registry
@@ -57,10 +58,6 @@ PIPE_DEPTH = 4
 # thread falls behind the reading. Entries zipfile deflates itself (data.json, index.html) are given
 # as ZipInfo objects and so get zlib's default level whatever the ZipFile says.
 COMPRESS_LEVEL = 1
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_CHARS = frozenset("".join(FORMULA_START))
-_first = itemgetter(0)
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "export"
 
 
@@ -135,14 +132,6 @@ def _isoformat(values: tuple[Any, ...], column: Column[Any], dialect: Dialect) -
         return texts
     found = iter(texts)
     return [None if v is None else next(found) for v in values]
-
-
-def _neutralise(values: tuple[Any, ...]) -> Sequence[Any]:
-    """Text cells a spreadsheet would run as formulas get a leading apostrophe (OWASP "CSV injection")."""
-    # First characters are gathered in C (map/itemgetter); only a batch that has one pays the per-cell pass.
-    if FORMULA_CHARS.isdisjoint(map(_first, filter(None, values))):
-        return values
-    return ["'" + v if v and v[0] in FORMULA_CHARS else v for v in values]
 
 
 @dataclass
@@ -321,7 +310,8 @@ class ArchiveWriter:
         self.sections: list[Section] = []
 
     def write(self, dest: Path) -> Archive:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(dest.parent)
+        create_private_file(dest)  # the archive is personal data: ZipFile would create it 0644
         found = registry.scope(self.conn, self.settings.secret_key, self.subject["id"])
         with (
             tempfile.TemporaryFile(dir=dest.parent, prefix=".spool-") as spool,
@@ -455,7 +445,7 @@ class ArchiveWriter:
             rows = list(zip(*columns, strict=True))
             cells = list(columns)
             for i in texts:
-                cells[i] = _neutralise(columns[i])
+                cells[i] = neutralise_column(columns[i])
             for i in bools:
                 cells[i] = [None if v is None else ("true" if v else "false") for v in columns[i]]
             # Most batches need no CSV-only change: then the JSON rows serve the CSV as they are.

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from portal import audit
 from portal.audit import format_time
 from portal.core.context import Ctx
+from portal.core.csvsafe import neutralise
 from portal.models import QuarantinedLine
 
 PAGE_SIZE = 50
@@ -26,8 +27,6 @@ EXPORT_LIMIT = 10_000
 PREVIEW_CHARS = 300
 EXPORT_PREVIEW_CHARS = 2000
 HEX_BYTES = 64
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 _table = QuarantinedLine.__table__  # type: ignore[attr-defined]
 
@@ -122,22 +121,17 @@ def export_csv(ctx: Ctx, reason: str = "") -> tuple[str, bool]:
             [
                 line.id,
                 "" if line.run_id is None else line.run_id,
-                csv_cell(line.path),
+                neutralise(line.path),
                 line.line_no,
-                csv_cell(line.reason),
-                csv_cell(line.detail),
+                neutralise(line.reason),
+                neutralise(line.detail),
                 line.raw_length,
                 format_time(line.at),
                 line.preview.kind,
-                csv_cell(line.preview.text),
+                neutralise(line.preview.text),
             ]
         )
     return out.getvalue(), more
-
-
-def csv_cell(value: str) -> str:
-    """A text cell a spreadsheet shows as text: a leading formula character is quoted with `'`."""
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def _details(reason: str, before: int | None, lines: list[Line], how: str) -> dict[str, object]:

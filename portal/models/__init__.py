@@ -5,13 +5,14 @@ from portal.models.accounts import (
     STAFF_ROLES,
     Account,
     LinkToken,
+    MailRequest,
     OutboxMail,
     Subject,
     Throttle,
     WebSession,
 )
 from portal.models.audit import AuditCheckpoint, AuditDetail, AuditEntry
-from portal.models.base import metadata
+from portal.models.base import MAX_BIGINT, MAX_INTEGER, metadata
 from portal.models.consent import CONSENT_FIELDS, CONSENT_VIA, Consent, ConsentEvent
 from portal.models.exports import DataExport
 from portal.models.ingest import IngestRun, IngestSource, QuarantinedLine, UnclassifiedCookie
@@ -53,9 +54,12 @@ __all__ = [
     "AuditDetail",
     "AuditEntry",
     "LinkToken",
+    "MailRequest",
     "OutboxMail",
     "Subject",
     "Throttle",
     "WebSession",
     "metadata",
+    "MAX_BIGINT",
+    "MAX_INTEGER",
 ]

@@ -79,13 +79,33 @@ class LinkToken(SQLModel, table=True):
 
 
 class Throttle(SQLModel, table=True):
-    """Failure counters shared by all workers; `key` is an HMAC, never a raw email or IP."""
+    """Failure counters and mail budgets shared by all workers; `key` is an HMAC, never a raw email or IP.
+
+    For a failure counter `locked_until` is the end of a lock; for a budget (mail per hour) it is the
+    end of the budget's window (see portal/accounts/throttle.py).
+    """
 
     __tablename__ = "throttle"
     key: str = Field(primary_key=True, max_length=80)
     failures: int = 0
     window_start: datetime
     locked_until: datetime | None = None
+
+
+class MailRequest(SQLModel, table=True):
+    """Mail an anonymous form asked for (registration, password reset), done by the background sender.
+
+    The form itself only writes this row, the same work whether or not the address has an account,
+    so its answer time tells nobody which addresses are registered. Rows live for seconds.
+    """
+
+    __tablename__ = "mail_request"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # "register" | "reset"
+    email: str = Field(max_length=254)
+    # Registration only: the argon2id hash made while answering (the password itself is never kept).
+    password_hash: str | None = Field(default=None, max_length=255)
+    created_at: datetime
 
 
 class OutboxMail(SQLModel, table=True):

@@ -14,3 +14,8 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 metadata: MetaData = SQLModel.metadata
+
+# The largest value of an Integer column on both stores (PostgreSQL INTEGER is 32-bit; SQLAlchemy
+# casts parameters to it, so a larger number compared with one is an error, not "no such row").
+MAX_INTEGER = 2**31 - 1
+MAX_BIGINT = 2**63 - 1

@@ -412,6 +412,11 @@ OTHER_TABLES: Mapping[str, OtherTable] = {
 
 # Personal data that no subject reference ties to anyone: kept briefly, then deleted by retention.
 UNLINKED: Mapping[str, Unlinked] = {
+    "mail_request": Unlinked(
+        "registration and reset forms waiting for the background sender (seconds): an address as typed, "
+        "which may belong to nobody; deleted once the mail is written",
+        ("email", "password_hash"),
+    ),
     "quarantined_line": Unlinked(
         "access-log lines ingest could not read (their first 4 KiB), for admins to see why; linked to "
         "nobody, deleted by retention",

@@ -207,7 +207,8 @@ def unsubscribe_token(settings: Settings, subject_id: int) -> str:
 
 def subject_of_unsubscribe_token(settings: Settings, token: str) -> int:
     sid, _, mac = token.partition(".")
-    well_formed = sid.isascii() and sid.isdigit() and len(sid) <= 10
+    # compare_digest refuses non-ASCII text: a hand-edited link must be an invalid link, not a crash.
+    well_formed = sid.isascii() and sid.isdigit() and len(sid) <= 10 and mac.isascii()
     if not well_formed or not hmac.compare_digest(mac, _mac(settings, int(sid))):
         raise TokenInvalid("This unsubscribe link is not valid. Please copy the whole link from the email.")
     return int(sid)

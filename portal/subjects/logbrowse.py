@@ -16,7 +16,7 @@ from sqlalchemy import Date, cast, func, or_, select, tuple_
 from sqlmodel import col
 
 from portal.core.context import Ctx
-from portal.models import LogRecord
+from portal.models import MAX_BIGINT, LogRecord
 from portal.subjects.useragents import describe_user_agent
 
 PAGE_SIZE = 50
@@ -24,6 +24,8 @@ CHART_DAYS = 30
 MAX_CHART_DAYS = 366
 MAX_TEXT = 200
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+ID_RANGE = range(-MAX_BIGINT - 1, MAX_BIGINT + 1)  # what log_record.id (BIGINT) can hold
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,10 @@ class Cursor:
             return None
         micros, _, ident = raw.partition(".")
         try:
-            return cls(EPOCH + timedelta(microseconds=int(micros)), int(ident))
+            cursor = cls(EPOCH + timedelta(microseconds=int(micros)), int(ident))
         except (ValueError, OverflowError):
             return None
+        return cursor if cursor.id in ID_RANGE else None
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,14 @@ def parse_filter(
         if not raw:
             return None
         try:
-            return date.fromisoformat(raw)
+            found = date.fromisoformat(raw)
         except ValueError:
             errors[name] = "Enter a date like 2024-03-31."
             return None
+        if not FIRST_DAY <= found <= LAST_DAY:  # the day after must exist in every time zone
+            errors[name] = f"Enter a date between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}."
+            return None
+        return found
 
     start, end = day("from", raw_start.strip()), day("to", raw_end.strip())
     if start and end and start > end:

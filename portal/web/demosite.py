@@ -24,7 +24,7 @@ def _enabled(request: Request) -> None:
 async def _record(request: Request, status: int, referrer: str | None = None, extra_cookie: str = "") -> None:
     """Write this request to the demo site's access log and ingest it right away."""
     app = request.app.state
-    header = "; ".join(x for x in (request.headers.get("cookie", ""), extra_cookie) if x) or None
+    header = demosite.site_cookie_header(app.settings, request.headers.get("cookie"), extra_cookie)
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     demosite.log_line(
         app.settings, at=app.clock.now(), ip=client_ip(request), method=request.method, path=path,

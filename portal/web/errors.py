@@ -14,4 +14,7 @@ TEMPLATES = {404: "errors/404.html", 405: "errors/405.html", 403: "errors/403.ht
 async def http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     template = TEMPLATES.get(status, "errors/error.html")
-    return render(request, template, {"status": status}, status_code=status)
+    response = render(request, template, {"status": status}, status_code=status)
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)  # e.g. Allow on a 405
+    return response

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.accounts import sessions
@@ -115,7 +115,11 @@ class PortalMiddleware:
         state["current"] = current
         state["flashes"] = flashes
         state["csrf_token"] = sessions.csrf_token(self.settings.secret_key, current.id_hash)
-        if current.token != token:
+        # Only a safe request may hand the browser a new session by itself. An unsafe one that came
+        # without a live session (a cross-site POST, which carries no Lax cookie) must not replace the
+        # session the browser holds: that would log its owner out. Handlers that sign in or out still
+        # set the cookie explicitly (set_session).
+        if current.token != token and scope["method"] not in UNSAFE_METHODS:
             state["set_session"] = current.token
 
     def _load_session(self, token: str | None, consume_flash: bool) -> tuple[sessions.Current, list[Any]]:
@@ -213,16 +217,13 @@ def _header(scope: Scope, name: str) -> str | None:
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
-    raw = _header(scope, "cookie")
+    """Read leniently, as browsers and Starlette do: SimpleCookie stops at the first value it dislikes
+    (a space, a quote, JSON, non-ASCII), so another site's cookie on our domain would end the session."""
+    # HTTP/2 may split the header; joined, it reads like the single header of HTTP/1.1.
+    raw = "; ".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie")
     if not raw:
         return None
-    jar = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:  # a hostile Cookie header is just no session
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel else None
+    return cookie_parser(raw).get(name)
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

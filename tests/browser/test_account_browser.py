@@ -6,6 +6,7 @@ import re
 
 from sqlalchemy import text
 
+from portal.accounts import accounts, mailrequests, passwords
 from tests.browser.conftest import LiveServer, shot
 from tests.conftest import STRONG_PASSWORD
 
@@ -13,6 +14,8 @@ EMAIL = "iris@example.com"
 
 
 def _last_link(live_server: LiveServer) -> str:
+    with live_server.store.ctx() as ctx:  # the background sender's round (the live server runs none)
+        mailrequests.process(ctx)
     with live_server.store.engine.connect() as conn:
         body = conn.execute(text("SELECT body FROM outbox_mail WHERE to_addr = :e ORDER BY id DESC"), {"e": EMAIL}).scalar()
     match = re.search(r"(http://127\.0\.0\.1:\d+/\S+)", body or "")
@@ -63,3 +66,20 @@ def test_htmx_loads_under_the_strict_csp(page, live_server: LiveServer) -> None:
     assert page.evaluate("() => htmx.config.allowEval") is False
     assert page.evaluate("() => htmx.config.historyCacheSize") == 0
     assert page.console_errors == []
+
+
+def test_login_works_beside_another_sites_json_cookie(page, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    """A sibling cookie Chromium sends as it is (`prefs={"a":1,"b":2}`) once made every login a 403."""
+    with live_server.store.ctx() as ctx:
+        accounts.finish_registration(ctx, EMAIL, passwords.hash_password(STRONG_PASSWORD))
+        account = accounts.by_email(ctx, EMAIL)
+        assert account is not None
+        account.email_verified_at = ctx.now
+    page.context.add_cookies([{"name": "prefs", "value": '{"a":1,"b":2}', "url": live_server.url}])
+    page.goto("/login")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="My account").wait_for()
+    names = {c["name"] for c in page.context.cookies()}
+    assert {"prefs", "portal_session", "portal_device"} <= names

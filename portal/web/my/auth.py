@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+from urllib.parse import quote, urlsplit
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from portal.accounts import accounts, mfa, signin
 from portal.core.errors import Throttled, TokenInvalid, ValidationError
+from portal.core.settings import Settings
 from portal.web.common import (
     call,
     current,
@@ -20,13 +24,29 @@ from portal.web.common import (
 from portal.web.flash import flash
 
 PASSWORD_FIELD_LIMIT = 1024  # longer than the policy allows, so the policy can say why
+DEVICE_COOKIE_DAYS = 365
 
 
-def _safe_next(value: str) -> str | None:
-    """Only same-site paths: `next` must never become an open redirect."""
-    if value.startswith("/") and not value.startswith(("//", "/\\")) and "\n" not in value:
-        return value
-    return None
+# Printable ASCII but the space: what may stand in a Location header as it is.
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
+
+
+def safe_next(value: str) -> str | None:
+    """A same-site path to go to after login, or None: `next` must never become an open redirect.
+
+    Browsers drop tabs and line breaks and read a backslash as a slash, so `/\\evil`, `/\t/evil` and
+    `//evil` all lead off-site; anything with a control character, any whitespace or a backslash is
+    refused outright rather than cleaned. Non-ASCII is percent-encoded (a header holds only Latin-1).
+    """
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in value):
+        return None
+    path = quote(value, safe=_PRINTABLE)
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return None
+    return path
 
 
 async def register(request: Request) -> Response:
@@ -67,16 +87,19 @@ async def verify(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        asked = request.query_params.get("next", "")
+        asked = safe_next(request.query_params.get("next", "")[:500]) or ""
         return render(request, "account/login.html", {"form": {}, "next": asked})
     data = await form(request)
     email = field(data, "email", 320)
     password = field(data, "password", PASSWORD_FIELD_LIMIT)
-    next_path = _safe_next(field(data, "next", 500))
-    result, new = await call(request, signin.sign_in, current(request), email, password)
-    context = {"form": {"email": email}, "next": next_path or ""}
+    next_path = safe_next(field(data, "next", 500))
+    settings = request.app.state.settings
+    device = request.cookies.get(settings.device_cookie)
+    result, new = await call(request, signin.sign_in, current(request), email, password, device)
+    context: dict[str, object] = {"form": {"email": email}, "next": next_path or ""}
     if result.status == "throttled":
         context["error"] = Throttled(result.retry_after).args[0]
+        context["locked"] = True
         response = render(request, "account/login.html", context, status_code=429)
         response.headers["Retry-After"] = str(result.retry_after)
         return response
@@ -84,17 +107,31 @@ async def login(request: Request) -> Response:
         context["error"] = "That email and password do not match an account."
         return render(request, "account/login.html", context, status_code=400)
     if result.status == "unverified":
-        context["error"] = (
-            "Please confirm your email address first. We have sent you a new link."
+        context["error"] = "Please confirm your email address first. " + (
+            "We have sent you a new link."
+            if result.mailed
+            else "Use the link we sent you earlier (we send at most three an hour)."
         )
-        return render(request, "account/login.html", context, status_code=400)
-    assert new is not None
-    set_session(request, new.token)
-    if new.is_staff:
-        return redirect(request, "auth.mfa")
-    if next_path:
-        return Response(status_code=303, headers={"Location": next_path})
-    return redirect(request, "account.home")
+        response = render(request, "account/login.html", context, status_code=400)
+    elif new is not None and new.is_staff:
+        response = redirect(request, "auth.mfa")
+    elif next_path:
+        response = Response(status_code=303, headers={"Location": next_path})
+    else:
+        response = redirect(request, "account.home")
+    if new is not None:
+        set_session(request, new.token)
+    if result.device:
+        _set_device_cookie(response, settings, result.device)
+    return response
+
+
+def _set_device_cookie(response: Response, settings: Settings, value: str) -> None:
+    """This browser signed in with the right password: its guesses get a budget of their own."""
+    response.set_cookie(
+        settings.device_cookie, value, max_age=DEVICE_COOKIE_DAYS * 86400, path="/", secure=settings.https,
+        httponly=True, samesite="lax",
+    )  # fmt: skip
 
 
 async def mfa_step(request: Request) -> Response:
@@ -147,7 +184,8 @@ async def reset(request: Request) -> Response:
             await call(request, accounts.check_token, token, "reset")
             return render(request, "account/reset.html", {"token": token, "errors": {}})
         password = field(await form(request), "password", PASSWORD_FIELD_LIMIT)
-        await call(request, accounts.reset_password, token, password)
+        device = request.cookies.get(request.app.state.settings.device_cookie)
+        await call(request, accounts.reset_password, token, password, device)
     except TokenInvalid as exc:
         return render(request, "account/link_invalid.html", {"message": str(exc)}, status_code=400)
     except ValidationError as exc:

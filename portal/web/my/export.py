@@ -49,7 +49,8 @@ async def page(request: Request) -> Response:
 @login_required
 async def confirm_password(request: Request) -> Response:
     password = field(await form(request), "password", PASSWORD_FIELD_LIMIT)
-    result = await call(request, reauth.confirm_password, current(request), password)
+    device = request.cookies.get(request.app.state.settings.device_cookie)
+    result = await call(request, reauth.confirm_password, current(request), password, device)
     if result.status == "ok":
         return redirect(request, "my.export")
     context = await call(request, _page_context, current(request))

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from portal import audit
 from portal.audit import receipts
+from portal.audit.checkpoints import CheckpointError
 from portal.core.context import Ctx
 from portal.web.common import call, current, login_required, not_found, render
 from portal.web.my.consent import local_time
@@ -67,6 +68,7 @@ async def index(request: Request) -> Response:
 
 
 async def _receipt(request: Request) -> dict[str, Any]:
+    """The receipt, or 404; CheckpointError when no checkpoint can be signed (a failed witness check)."""
     account = current(request).account
     assert account is not None
     found = await call(request, receipts.subject_receipt, account.subject_id, request.path_params["seq"])
@@ -75,9 +77,17 @@ async def _receipt(request: Request) -> dict[str, Any]:
     return found
 
 
+def _unavailable(request: Request) -> Response:
+    message = "Receipts cannot be issued right now: the audit log is being checked. Please try again later."
+    return render(request, "errors/error.html", {"status": 503, "message": message}, status_code=503)
+
+
 @login_required
 async def show(request: Request) -> Response:
-    receipt = await _receipt(request)
+    try:
+        receipt = await _receipt(request)
+    except CheckpointError:
+        return _unavailable(request)
     account = current(request).account
     assert account is not None
     fields = json.loads(base64.b64decode(receipt["canonical"]))
@@ -93,7 +103,10 @@ async def show(request: Request) -> Response:
 
 @login_required
 async def download(request: Request) -> Response:
-    receipt = await _receipt(request)
+    try:
+        receipt = await _receipt(request)
+    except CheckpointError:
+        return _unavailable(request)
     return Response(
         json.dumps(receipt, indent=2) + "\n",
         media_type="application/json",

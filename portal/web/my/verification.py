@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from portal.audit.checkpoints import key_id, load_or_create_key, public_pem
-from portal.audit.receipts import verify_receipt
+from portal.audit import witness
+from portal.audit.checkpoints import CheckpointError, key_id, load_or_create_key, public_pem, published
+from portal.audit.receipts import load_json, verify_receipt
 from portal.web.common import field, form, render
 
 MAX_RECEIPT = 64 * 1024
@@ -25,6 +26,20 @@ async def audit_key(request: Request) -> Response:
         public_pem(public) + f"key-id: {kid}\n",
         headers={"X-Portal-Audit-Key-Id": kid, "Cache-Control": "public, max-age=3600"},
     )
+
+
+async def witnessed_checkpoint(request: Request) -> Response:
+    """The newest witnessed checkpoint, with the public key: save it, and later `portal audit verify
+    --checkpoint FILE` proves the log still holds what it held then."""
+    settings = request.app.state.settings
+    try:
+        newest = await run_in_threadpool(witness.newest, settings.witness_path)
+    except CheckpointError:
+        newest = None
+    if newest is None:
+        return JSONResponse({"error": "no checkpoint has been signed yet"}, status_code=404)
+    public = load_or_create_key(settings.audit_key_path).public_key()
+    return JSONResponse(published(newest, public), headers={"Cache-Control": "no-cache"})
 
 
 async def verify_page(request: Request) -> Response:
@@ -46,7 +61,7 @@ def _check(request: Request, text: str) -> dict[str, Any]:
     if len(text) > MAX_RECEIPT:
         return {"errors": {"receipt": "That is too large to be a receipt."}}
     try:
-        receipt = json.loads(text)
+        receipt = load_json(text)
     except ValueError:
         return {"errors": {"receipt": "That is not a receipt: it is not valid JSON."}}
     public = load_or_create_key(request.app.state.settings.audit_key_path).public_key()
@@ -56,5 +71,11 @@ def _check(request: Request, text: str) -> dict[str, Any]:
 
 ROUTES = [
     Route("/.well-known/portal-audit-key", audit_key, name="receipts.key", methods=["GET"]),
+    Route(
+        "/.well-known/portal-audit-checkpoint",
+        witnessed_checkpoint,
+        name="receipts.checkpoint",
+        methods=["GET"],
+    ),
     Route("/receipts/verify", verify_page, name="receipts.verify", methods=["GET", "POST"]),
 ]

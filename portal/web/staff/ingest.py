@@ -15,6 +15,7 @@ from starlette.routing import Route
 from portal.core.errors import NotFound, ValidationError
 from portal.ingest import quarantine, relink, runs
 from portal.ingest.rejections import REASONS
+from portal.models import MAX_INTEGER
 from portal.subjects import catalog
 from portal.subjects.cookies import DECODERS, PURPOSES
 from portal.web.common import admin_required, call, field, form, not_found, redirect, render
@@ -22,8 +23,11 @@ from portal.web.flash import flash
 
 
 def _cursor(request: Request) -> int | None:
+    """A page cursor (an id): anything no Integer column holds means the first page."""
     raw = request.query_params.get("before", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_INTEGER))):
+        return None
+    return int(raw) if int(raw) <= MAX_INTEGER else None
 
 
 def _page_url(request: Request, name: str, **params: Any) -> str:
