@@ -172,6 +172,10 @@ def login(ctx: Ctx, raw_email: str, password: str) -> LoginResult:
         audit.record(ctx, "login.failed", subject_id=account.subject_id if account else None)
         return LoginResult("failed")
     throttle.clear(ctx, keys[0])
+    if account.disabled_at is not None:
+        # Answered like a wrong password: a stranger learns nothing; the log says why.
+        audit.record(ctx, "login.disabled", subject_id=account.subject_id)
+        return LoginResult("failed")
     if new_hash:
         account.password_hash = new_hash  # parameters were outdated: upgrade while we hold the password
     if account.email_verified_at is None:

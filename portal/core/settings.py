@@ -108,6 +108,13 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "Staff are mailed a reminder this many days before an open request's deadline.",
     ),
+    Setting(
+        "PORTAL_FOUR_EYES",
+        "1",
+        "1: an erasure staff approved runs, and a copy of data staff prepared is sent, only after a second "
+        "member of staff confirms. 0 turns this off for a team of one admin; it applies again as soon as "
+        "a second staff account is active.",
+    ),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -137,6 +144,7 @@ class Settings:
     erasure_wait_days: int = 7
     erasure_review: str = "auto"
     request_reminder_days: int = 5
+    four_eyes: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -293,6 +301,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         erasure_wait_days=_days("PORTAL_ERASURE_WAIT_DAYS", get("PORTAL_ERASURE_WAIT_DAYS"), 0),
         erasure_review=_choice("PORTAL_ERASURE_REVIEW", get("PORTAL_ERASURE_REVIEW"), ("auto", "always")),
         request_reminder_days=_days("PORTAL_REQUEST_REMINDER_DAYS", get("PORTAL_REQUEST_REMINDER_DAYS"), 0),
+        four_eyes=_bool("PORTAL_FOUR_EYES", get("PORTAL_FOUR_EYES")),
     )
     values.update(overrides)
     return Settings(**values)

@@ -11,6 +11,7 @@ from portal.models.accounts import (
     WebSession,
 )
 from portal.models.audit import AuditCheckpoint, AuditDetail, AuditEntry
+from portal.models.backoffice import AuditVerifyRun, RequestConfirmation, RequestCopy
 from portal.models.base import metadata
 from portal.models.consent import CONSENT_FIELDS, CONSENT_VIA, Consent, ConsentEvent
 from portal.models.exports import DataExport
@@ -27,6 +28,9 @@ from portal.models.sitedata import (
 )
 
 __all__ = [
+    "AuditVerifyRun",
+    "RequestConfirmation",
+    "RequestCopy",
     "CONSENT_FIELDS",
     "CONSENT_VIA",
     "CatalogCookie",

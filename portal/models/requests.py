@@ -72,6 +72,8 @@ class DataRequest(SQLModel, table=True):
             postgresql_where=_OPEN,
         ),
         Index("ix_data_request_subject_received", "subject_id", "received_at"),
+        # The dashboard: requests completed (or denied) within the last 30 and 90 days.
+        Index("ix_data_request_status_closed", "status", "closed_at"),
         # Finding open requests whose due date was computed under other calendar settings: two
         # empty index ranges (basis < current, basis > current) when there are none.
         Index("ix_data_request_open_basis", "deadline_basis", sqlite_where=_OPEN, postgresql_where=_OPEN),
