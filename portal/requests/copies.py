@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from portal import audit
@@ -141,3 +141,16 @@ def claim(ctx: Ctx, token: str) -> exports.Claim:
         audit.record(ctx, "export.download_refused", details={"reason": "unknown", "via": "released copy"})
         return exports.Claim("missing")
     return exports.claim(ctx, found, token)
+
+
+def awaiting_release(ctx: Ctx) -> int:
+    """Copies prepared for requests still in progress, waiting for a second member of staff."""
+    return int(
+        ctx.session.scalar(
+            select(func.count())
+            .select_from(RequestCopy)
+            .join(DataRequest, col(DataRequest.id) == col(RequestCopy.request_id))
+            .where(col(RequestCopy.released_at).is_(None), col(DataRequest.status) == "in_progress")
+        )
+        or 0
+    )

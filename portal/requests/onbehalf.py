@@ -20,7 +20,7 @@ from portal.accounts import accounts
 from portal.core import mail
 from portal.core.context import Ctx
 from portal.core.crypto import random_token, sha256_hex
-from portal.core.errors import TokenInvalid
+from portal.core.errors import TokenInvalid, ValidationError
 from portal.core.links import absolute
 from portal.models import RequestConfirmation
 from portal.models.requests import DataRequest
@@ -56,7 +56,10 @@ def file(
     ctx: Ctx, subject_id: int, kind: str, contact: str, *, scope: str = "", details: str = ""
 ) -> OnBehalf:
     """Staff file a request for `subject_id`; the contact address gets the confirmation link."""
-    address = accounts.normalize_email(contact)
+    try:
+        address = accounts.normalize_email(contact)
+    except ValidationError as exc:
+        raise ValidationError(str(exc), "contact") from None
     row, joined, seq = filing.file(
         ctx, subject_id, kind, scope=scope, details=details, by="staff", channel="on_behalf",
         contact_addr=address,
