@@ -68,6 +68,11 @@ class Case:
     four_eyes: bool = True
     me: str = ""
 
+    @property
+    def has_personal_text(self) -> bool:
+        """Is anything the person wrote held back (or shown after a reason) on this page?"""
+        return bool(self.row.details or self.row.contact_addr or any(line.held_back for line in self.lines))
+
 
 def _who(actor: str, staff: dict[int, str]) -> str:
     prefix, _, rest = actor.partition(":")

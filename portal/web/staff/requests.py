@@ -141,7 +141,7 @@ async def act(request: Request) -> Response:
         if refusal:
             message += (
                 f" The erasure engine did not run it: {refusal}. The request stays in progress and "
-                "`portal requests run-due` (every minute inside `portal serve`) hands it over again."
+                "“portal requests run-due” (every minute inside “portal serve”) hands it over again."
             )
     flash(request, message, "success")
     return redirect(request, "staff.request", id=request_id)
