@@ -45,7 +45,8 @@ FILTERS = {
 }
 
 
-def seed(url: str, var: Path, count: int) -> tuple[Settings, object]:
+def seed(url: str, var: Path, count: int, opened: int | None = None) -> tuple[Settings, object]:
+    """`count` requests, one in twenty open (or the first `opened` of them)."""
     settings = load({"PORTAL_VAR_DIR": str(var), "PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": "b" * 48})
     engine = make_engine(url)
     migrations.upgrade(engine)
@@ -61,7 +62,7 @@ def seed(url: str, var: Path, count: int) -> tuple[Settings, object]:
         ), {"now": now})  # fmt: skip
         rows = []
         for i in range(count):
-            is_open = i % 20 == 0  # one in twenty is still open
+            is_open = i % 20 == 0 if opened is None else i < opened
             received = now - timedelta(days=rng.randrange(0, 60) if is_open else rng.randrange(30, 1500))
             status = rng.choice(OPEN) if is_open else rng.choice(CLOSED_STATUSES)
             rows.append({

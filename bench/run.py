@@ -18,6 +18,7 @@ QUICK = {
     "bench_export.py": ["--records", "10000"],
     "bench_logpage.py": ["--records", "20000"],
     "bench_queue.py": ["--requests", "10000"],
+    "bench_queue_page.py": ["--requests", "10000"],
 }
 
 

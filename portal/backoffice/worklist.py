@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -119,6 +120,7 @@ class Item:
     status_words: str
     on_behalf: bool
     received_at: datetime
+    received_words: str  # in the request time zone: "01 Dec 2026, 09:30"
     due_on: date
     days_left: int
     urgency: Urgency
@@ -143,14 +145,17 @@ def load(ctx: Ctx, filters: Filters, me: int | None, after: tuple[date, int] | N
     if ids:
         stmt = select(col(Account.id), col(Account.email)).where(col(Account.id).in_(ids))
         emails = {int(i or 0): e for i, e in ctx.session.execute(stmt)}
+    # A page's rows are formatted here, once, rather than by a template macro per row.
+    today, tz = queue.today(ctx), ZoneInfo(ctx.settings.request_time_zone)
     items = []
     for r in found.rows:
-        left = queue.days_left(ctx, r.due_on)
+        left = (r.due_on - today).days
         items.append(
             Item(
                 id=r.id, kind=r.kind, kind_words=KIND_WORDS[r.kind], status=r.status,
                 status_words=LABELS[r.status], on_behalf=r.channel == "on_behalf", received_at=r.received_at,
-                due_on=r.due_on, days_left=left, urgency=urgency(left, r.closed_at is not None),
+                received_words=r.received_at.astimezone(tz).strftime("%d %b %Y, %H:%M"), due_on=r.due_on,
+                days_left=left, urgency=urgency(left, r.closed_at is not None),
                 assignee=emails.get(r.assignee_id),
             )
         )  # fmt: skip

@@ -7,6 +7,7 @@ that htmx also sends, so it works the same without JavaScript.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,10 +31,15 @@ def _me(request: Request) -> int:
     return current(request).account.id  # type: ignore[union-attr,return-value]
 
 
-def _queue_url(request: Request, filters: worklist.Filters, **changed: Any) -> str:
-    query = urlencode(filters.params(**changed))
+def _queue_urls(request: Request, filters: worklist.Filters) -> Callable[..., str]:
+    """The queue's URL with some filters changed (for its links; the path is looked up once)."""
     path = request.url_for("staff.requests").path
-    return f"{path}?{query}" if query else path
+
+    def url(**changed: Any) -> str:
+        query = urlencode(filters.params(**changed))
+        return f"{path}?{query}" if query else path
+
+    return url
 
 
 @staff_required
@@ -45,15 +51,16 @@ async def queue_page(request: Request) -> Response:
     filters = worklist.Filters.parse(q)
     after = worklist.parse_key(q.get("after", ""))
     found = await call(request, worklist.load, filters, _me(request), after)
+    url = _queue_urls(request, filters)
     context = {
         "work": found,
         "filters": filters,
         "kinds": worklist.KIND_WORDS,
         "statuses": statuses.LABELS,
         "open_statuses": worklist.OPEN_STATUSES,
-        "next_url": _queue_url(request, filters, after=found.next_key) if found.next_key else None,
-        "first_url": _queue_url(request, filters) if after else None,
-        "url": lambda **changed: _queue_url(request, filters, **changed),
+        "next_url": url(after=found.next_key) if found.next_key else None,
+        "first_url": url() if after else None,
+        "url": url,
         "search_error": f"There is no request no. {wanted}." if wanted else "",
     }
     fragment = bool(request.headers.get("hx-request"))
