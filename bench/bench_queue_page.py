@@ -17,22 +17,19 @@ printed for information.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
 import time
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from bench.bench_queue import seed  # noqa: E402
+from bench.bench_queue import main, seed  # noqa: E402
 from portal.accounts import sessions  # noqa: E402
 from portal.core.clock import Clock  # noqa: E402
 from portal.core.context import Ctx  # noqa: E402
@@ -96,13 +93,13 @@ def compare(small: TestClient, big: TestClient, count: int, rounds: int = 41) ->
     return ratios
 
 
-def run(make_url_for: object, count: int) -> None:
+def run(make_url_for: Callable[[str, Path], str], count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         stores = {
-            "full": seed(make_url_for("small", Path(tmp)), Path(tmp) / "small", 100, opened=60),  # type: ignore[operator]
-            "sparse": seed(make_url_for("sparse", Path(tmp)), Path(tmp) / "sparse", 100),  # type: ignore[operator]
-            "big": seed(make_url_for("big", Path(tmp)), Path(tmp) / "big", count),  # type: ignore[operator]
+            "full": seed(make_url_for("small", Path(tmp)), Path(tmp) / "small", 100, opened=60),
+            "sparse": seed(make_url_for("sparse", Path(tmp)), Path(tmp) / "sparse", 100),
+            "big": seed(make_url_for("big", Path(tmp)), Path(tmp) / "big", count),
         }
         print(f"  seeded {count:,} requests in {time.perf_counter() - t:.1f} s")
         clients = {name: client_for(*store) for name, store in stores.items()}  # type: ignore[arg-type]
@@ -118,30 +115,5 @@ def run(make_url_for: object, count: int) -> None:
                 engine.dispose()  # type: ignore[attr-defined]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=100_000)
-    ap.add_argument("--postgres", default="")
-    args = ap.parse_args()
-    print("SQLite:")
-    run(lambda name, tmp: f"sqlite:///{tmp}/{name}.db", args.requests)
-    if not args.postgres:
-        return
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    names = {n: f"portal_bench_{n}_{uuid.uuid4().hex[:8]}" for n in ("small", "sparse", "big")}
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        print("PostgreSQL:")
-        run(lambda n, _tmp: make_url(args.postgres).set(database=names[n]).render_as_string(hide_password=False),
-            args.requests)  # fmt: skip
-    finally:
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 if __name__ == "__main__":
-    main()
+    main(run, names=("small", "sparse", "big"), doc=__doc__)

@@ -45,7 +45,10 @@ class Found:
 
 
 def _by_email(ctx: Ctx, raw: str) -> list[Found]:
-    email = accounts.normalize_email(raw)
+    try:
+        email = accounts.normalize_email(raw)
+    except ValidationError as exc:
+        raise ValidationError(str(exc), "value") from None
     out = []
     account = accounts.by_email(ctx, email)
     if account is not None:
