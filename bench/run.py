@@ -20,6 +20,7 @@ QUICK = {
     "bench_queue.py": ["--requests", "10000"],
     "bench_relink.py": ["--lines", "100000"],
     "bench_forget.py": ["--records", "10000", "--store", "100000", "--big", "1000000"],
+    "bench_queue_page.py": ["--requests", "10000"],
 }
 
 

@@ -16,7 +16,7 @@ from portal.core.context import Ctx
 from portal.core.settings import Settings
 from portal.core.store import transaction
 from portal.export import exports
-from portal.requests import reminders, waiting
+from portal.requests import onbehalf, reminders, waiting
 from portal.subjects import retention
 
 log = logging.getLogger("portal.housekeeping")
@@ -68,7 +68,8 @@ def _retention_if_due(factory: sessionmaker[Session], settings: Settings, clock:
 
 
 def _requests_if_due(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
-    """Run due erasures (what `portal requests run-due` does) and mail staff their reminders."""
+    """Run due erasures (what `portal requests run-due` does), mail staff their reminders, remind people
+    to confirm requests filed on their behalf and close those left unconfirmed."""
     now = clock.now()
     due = _requests_next.get(factory)
     if due is not None and now < due:
@@ -79,3 +80,5 @@ def _requests_if_due(factory: sessionmaker[Session], settings: Settings, clock: 
         log.warning("erasure request %s could not run: %s", request_id, message)
     with transaction(factory) as session:
         reminders.send_due(Ctx(session=session, settings=settings, now=clock.now()))
+    with transaction(factory) as session:
+        onbehalf.sweep(Ctx(session=session, settings=settings, now=clock.now()))

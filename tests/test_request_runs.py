@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from portal import housekeeping
 from portal.cli import main
-from portal.requests import actions, reminders, waiting
+from portal.requests import actions, foureyes, reminders, waiting
 from tests import sitedata_factory as f
 from tests.conftest import Portal, Store
 from tests.request_util import (
@@ -84,8 +84,12 @@ def test_review_always_leaves_erasures_to_staff(store: Store) -> None:
         assert status_of(portal.store, request_id) == "in_review"
         with portal.store.ctx(actor="account:2") as ctx:
             actions.approve(ctx, request_id)
+        result = _run(portal)  # four-eyes: a staff approval waits for a second member of staff
+        assert result.started == [] and status_of(portal.store, request_id) == "approved"
+        with portal.store.ctx(actor="account:3") as ctx:
+            foureyes.confirm_erasure(ctx, request_id)
         result = _run(portal)
-        assert result.started == [request_id] and _engine_ran_once_for(result, request_id)
+        assert _engine_ran_once_for(result, request_id)
         assert timeline_rows(portal.store, request_id)[3][:4] == ("staff", "status", "in_review", "approved")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -42,7 +43,9 @@ def test_staff_enrol_a_second_factor_then_reach_the_back_office(portal: Portal) 
     clock_time = portal.store.clock.now()
     code = pyotp.TOTP(secret).at(clock_time)
     ok = c.submit("/login/mfa", {"code": code})
-    assert ok.status_code == 303 and ok.headers["location"] == "/staff"
+    # Enrolled: the recovery codes are shown this once, then the back-office opens.
+    assert ok.status_code == 200 and "Your recovery codes" in ok.text
+    assert len(re.findall(r"<li><code>[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}</code></li>", ok.text)) == 10
     home = c.get("/staff")
     assert home.status_code == 200 and "Back-office" in home.text and STAFF in home.text
 

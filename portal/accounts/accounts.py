@@ -200,6 +200,10 @@ def login(ctx: Ctx, raw_email: str, password: str, device_cookie: str | None = N
         audit.record(ctx, "login.failed", subject_id=account.subject_id if account else None)
         return LoginResult("failed")
     throttle.clear(ctx, keys[0])  # the per-address count stays: a success must not buy more guesses
+    if account.disabled_at is not None:
+        # Answered like a wrong password: a stranger learns nothing; the log says why.
+        audit.record(ctx, "login.disabled", subject_id=account.subject_id)
+        return LoginResult("failed")
     if new_hash:
         account.password_hash = new_hash  # parameters were outdated: upgrade while we hold the password
     device = devices.issue(ctx, device_cookie, email)

@@ -10,9 +10,11 @@ from sqlmodel import col
 
 from portal.core.context import Ctx
 from portal.core.crypto import keyed_hash, random_token, sha256_hex
-from portal.models import Account, WebSession
+from portal.models import STAFF_ROLES, Account, WebSession
 
 IDLE_TIMEOUT = timedelta(minutes=30)
+# Staff see other people's data: their sessions end sooner (issue 13).
+STAFF_IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 # Writing last_seen on every request would turn every page view into a write.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -66,13 +68,19 @@ def load(ctx: Ctx, token: str | None) -> Current | None:
     row = ctx.session.get(WebSession, sha256_hex(token))
     if row is None:
         return None
-    if ctx.now - row.last_seen_at > IDLE_TIMEOUT or ctx.now - row.created_at > ABSOLUTE_TIMEOUT:
+    idle = ctx.now - row.last_seen_at
+    account = ctx.session.get(Account, row.account_id) if row.account_id else None
+    if (
+        idle > IDLE_TIMEOUT
+        or ctx.now - row.created_at > ABSOLUTE_TIMEOUT
+        or (account is not None and account.role in STAFF_ROLES and idle > STAFF_IDLE_TIMEOUT)
+        or (account is not None and account.disabled_at is not None)
+    ):
         ctx.session.delete(row)
         ctx.session.flush()
         return None
-    if ctx.now - row.last_seen_at > TOUCH_EVERY:
+    if idle > TOUCH_EVERY:
         row.last_seen_at = ctx.now
-    account = ctx.session.get(Account, row.account_id) if row.account_id else None
     return Current(token, row, account)
 
 

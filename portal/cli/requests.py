@@ -12,10 +12,12 @@ import click
 
 from portal.cli.common import cli_ctx, friendly_errors, open_store
 from portal.core.clock import Clock
+from portal.core.context import Ctx
 from portal.core.settings import SETTINGS, holiday_country
+from portal.core.store import transaction
 from portal.models import Account
 from portal.models.requests import REGIMES, REQUEST_KINDS, REQUEST_STATUSES
-from portal.requests import actions, deadlines, queue, timeline, waiting
+from portal.requests import actions, deadlines, onbehalf, queue, timeline, waiting
 from portal.requests.statuses import LABELS
 
 
@@ -134,7 +136,8 @@ def show_cmd(request_id: int) -> None:
 @requests_group.command(
     "run-due",
     help="Approve erasures whose waiting period is over (unless PORTAL_ERASURE_REVIEW=always), start "
-    "approved ones and run the erasure engine on every started one. For cron; `portal serve` does "
+    "approved ones and run the erasure engine on every started one; remind people to confirm requests "
+    "filed on their behalf and close those unconfirmed after 7 days. For cron; `portal serve` does "
     "the same every minute. Exit 1 if any erasure could not run.",
 )
 @friendly_errors
@@ -142,6 +145,8 @@ def run_due_cmd() -> None:
     settings, engine, factory = open_store()
     try:
         result = waiting.run_due(factory, settings, Clock())
+        with transaction(factory) as session:
+            swept = onbehalf.sweep(Ctx(session=session, settings=settings, now=Clock().now()))
     finally:
         engine.dispose()
     for label, ids in (
@@ -149,6 +154,8 @@ def run_due_cmd() -> None:
         ("waiting for staff review", result.awaiting_review),
         ("started", result.started),
         ("completed", result.completed),
+        ("on behalf: reminded to confirm", swept.reminded),
+        ("on behalf: closed unconfirmed", swept.closed),
     ):
         click.echo(f"{label}: {', '.join(map(str, ids)) or 'none'}")
     if result.refreshed:

@@ -20,6 +20,9 @@ MAILED: dict[str, str] = {
     "consent.unsubscribe": "/unsubscribe/{token}",
     "my.request": "/my/requests/{id}",
     "staff.home": "/staff",
+    "auth.invite": "/invite/{token}",
+    "requests.confirm": "/requests/confirm/{token}",
+    "requests.copy": "/requests/copy/{token}",
 }
 
 

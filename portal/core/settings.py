@@ -124,6 +124,13 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "Staff are mailed a reminder this many days before an open request's deadline.",
     ),
+    Setting(
+        "PORTAL_FOUR_EYES",
+        "1",
+        "1: an erasure staff approved runs, and a copy of data staff prepared is sent, only after a second "
+        "member of staff confirms. 0 turns this off for a team of one admin; it applies again as soon as "
+        "a second staff account is active.",
+    ),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -155,6 +162,7 @@ class Settings:
     request_reminder_days: int = 5
     trusted_proxies: tuple[str, ...] = ()
     audit_witness_path: Path | None = None
+    four_eyes: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -338,6 +346,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         erasure_review=_choice("PORTAL_ERASURE_REVIEW", get("PORTAL_ERASURE_REVIEW"), ("auto", "always")),
         request_reminder_days=_days("PORTAL_REQUEST_REMINDER_DAYS", get("PORTAL_REQUEST_REMINDER_DAYS"), 0),
         trusted_proxies=_proxies(get("PORTAL_TRUSTED_PROXIES")),
+        four_eyes=_bool("PORTAL_FOUR_EYES", get("PORTAL_FOUR_EYES")),
     )
     values.update(overrides)
     return Settings(**values)

@@ -12,6 +12,7 @@ from portal.models.accounts import (
     WebSession,
 )
 from portal.models.audit import AuditCheckpoint, AuditDetail, AuditEntry
+from portal.models.backoffice import AuditVerifyRun, RequestConfirmation, RequestCopy
 from portal.models.base import MAX_BIGINT, MAX_INTEGER, metadata
 from portal.models.consent import CONSENT_FIELDS, CONSENT_VIA, Consent, ConsentEvent
 from portal.models.exports import DataExport
@@ -28,6 +29,9 @@ from portal.models.sitedata import (
 )
 
 __all__ = [
+    "AuditVerifyRun",
+    "RequestConfirmation",
+    "RequestCopy",
     "CONSENT_FIELDS",
     "CONSENT_VIA",
     "CatalogCookie",

@@ -42,6 +42,8 @@ class Account(SQLModel, table=True):
     totp_enabled_at: datetime | None = None
     # Last accepted TOTP time step: a code is never accepted twice.
     totp_last_step: int | None = None
+    # A disabled account cannot log in; disabling it also ends its sessions (portal/accounts/staffing.py).
+    disabled_at: datetime | None = None
 
 
 class WebSession(SQLModel, table=True):

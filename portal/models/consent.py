@@ -32,5 +32,6 @@ class ConsentEvent(SQLModel, table=True):
     value: bool
     via: str = Field(max_length=16)
     actor: str = Field(max_length=64)
-    at: datetime
+    # Indexed for the back-office's revocations and unsubscribes per day.
+    at: datetime = Field(index=True)
     audit_seq: int | None = None

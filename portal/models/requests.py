@@ -72,6 +72,16 @@ class DataRequest(SQLModel, table=True):
             postgresql_where=_OPEN,
         ),
         Index("ix_data_request_subject_received", "subject_id", "received_at"),
+        # Counts per status of open requests (every queue page), read from this index alone (SQLite
+        # needs closed_at in it to know that every entry is open).
+        Index(
+            "ix_data_request_open_status", "status", "closed_at", sqlite_where=_OPEN, postgresql_where=_OPEN
+        ),
+        # The dashboard: requests closed within the last 30 and 90 days.
+        Index(
+            "ix_data_request_closed", "closed_at",
+            sqlite_where=text("closed_at IS NOT NULL"), postgresql_where=text("closed_at IS NOT NULL"),
+        ),  # fmt: skip
         # Finding open requests whose due date was computed under other calendar settings: two
         # empty index ranges (basis < current, basis > current) when there are none.
         Index("ix_data_request_open_basis", "deadline_basis", sqlite_where=_OPEN, postgresql_where=_OPEN),

@@ -72,8 +72,15 @@ class Page:
     next_key: tuple[date, int] | None
 
 
-def page(ctx: Ctx, where: Filter, *, after: tuple[date, int] | None = None, limit: int = 50) -> Page:
-    """One page of requests by deadline (earliest first), after the keyset `after`."""
+def page(
+    ctx: Ctx,
+    where: Filter,
+    *,
+    after: tuple[date, int] | None = None,
+    limit: int = 50,
+    latest_first: bool = False,
+) -> Page:
+    """One page of requests by deadline (earliest first, or latest first), after the keyset `after`."""
     refresh(ctx)
     stmt = select(*QUEUE_COLUMNS)
     if where.status is None or where.overdue:
@@ -86,10 +93,14 @@ def page(ctx: Ctx, where: Filter, *, after: tuple[date, int] | None = None, limi
         stmt = stmt.where(_T.c.assignee_id == where.assignee_id)
     if where.overdue:
         stmt = stmt.where(_T.c.due_on < today(ctx))
-    if after is not None:
+    if after is not None and latest_first:
+        stmt = stmt.where(or_(_T.c.due_on < after[0], and_(_T.c.due_on == after[0], _T.c.id < after[1])))
+    elif after is not None:
         # (due_on, id) > after: the keyset, continuing where the last page ended.
         stmt = stmt.where(or_(_T.c.due_on > after[0], and_(_T.c.due_on == after[0], _T.c.id > after[1])))
-    rows: list[Row[Any]] = list(ctx.session.execute(stmt.order_by(_T.c.due_on, _T.c.id).limit(limit + 1)))
+    # The same indexes serve both directions (read backwards for the latest first).
+    order = (_T.c.due_on.desc(), _T.c.id.desc()) if latest_first else (_T.c.due_on, _T.c.id)
+    rows: list[Row[Any]] = list(ctx.session.execute(stmt.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, (rows[-1].due_on, rows[-1].id) if more else None)

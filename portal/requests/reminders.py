@@ -9,13 +9,12 @@ from collections import defaultdict
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
-from sqlmodel import col
 
 from portal import audit
+from portal.accounts import staffing
 from portal.core import mail
 from portal.core.context import Ctx
 from portal.core.links import absolute
-from portal.models import STAFF_ROLES, Account
 from portal.models.requests import DataRequest
 from portal.requests import queue
 from portal.requests.statuses import LABELS
@@ -42,11 +41,7 @@ def send_due(ctx: Ctx) -> int:
         # Every server process runs this: one of them reminds of each request.
         .with_for_update(skip_locked=True)
     ).all()
-    staff = dict(
-        ctx.session.execute(
-            select(col(Account.id), col(Account.email)).where(col(Account.role).in_(STAFF_ROLES))
-        ).all()
-    )
+    staff = staffing.active_ids(ctx)  # disabled staff and pending invitations are told nothing
     if not rows or not staff:
         return 0  # nobody to tell yet: these stay due for a reminder
     lists: dict[str, list[str]] = defaultdict(list)

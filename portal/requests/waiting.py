@@ -4,7 +4,8 @@
 step is its own transaction on one request, which it locks and checks again first, so several
 workers may run it at once and a crash loses at most the step in hand:
 1. an erasure whose wait is over is approved (unless PORTAL_ERASURE_REVIEW=always leaves it to staff);
-2. an approved erasure (by the portal or by staff) is started;
+2. an approved erasure is started (one staff approved waits for a second member of staff to confirm
+   it instead, see foureyes.py);
 3. the erasure engine runs every started one, again after a crash, until it completes it.
 """
 
@@ -23,7 +24,7 @@ from portal.core.errors import PortalError
 from portal.core.settings import Settings
 from portal.core.store import transaction
 from portal.models.requests import DataRequest
-from portal.requests import erasure, queue, timeline
+from portal.requests import erasure, foureyes, queue, timeline
 from portal.requests.queue import own
 
 
@@ -111,5 +112,7 @@ def _approve(ctx: Ctx, row: DataRequest) -> bool:
 
 
 def _start(ctx: Ctx, row: DataRequest) -> bool:
+    if foureyes.awaiting_confirmation(ctx, row):
+        return False  # staff approved it: it starts when a second member of staff confirms
     timeline.transition(ctx, row, "in_progress", by="portal", message="Erasing your data.")
     return True

@@ -387,10 +387,11 @@ CATEGORIES: tuple[Category, ...] = (
         table="link_token",
         title="Emailed links",
         origin="observed",
-        description="Hashes of the confirmation and password-reset links mailed to you.",
+        description="Hashes of the confirmation and password-reset links mailed to you (and, for staff, "
+        "of invitation links and second-factor recovery codes).",
         purpose="To make each link work once.",
         legal_basis="Contract (GDPR Art. 6(1)(b)).",
-        retention="24 hours at most.",
+        retention="24 hours at most (staff invitations 3 days; recovery codes until used or replaced).",
         found_by="account",
         not_exported="hashes of emailed confirmation and reset links, valid 24 hours at most",
     ),
@@ -408,6 +409,11 @@ OTHER_TABLES: Mapping[str, OtherTable] = {
         "signed sizes and root hashes of the audit log", {"body": "the signed statement: size, root, time"}
     ),
     "throttle": OtherTable("failure counters under keyed hashes of emails and addresses, 15 minutes"),
+    "request_confirmation": OtherTable(
+        "hashes of the links that confirm a request filed on someone's behalf (the request holds the address)"
+    ),
+    "request_copy": OtherTable("which staff member prepared and which released a copy of someone's data"),
+    "audit_verify_run": OtherTable("progress and outcome of audit verifications staff started"),
 }
 
 # Personal data that no subject reference ties to anyone: kept briefly, then deleted by retention.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from portal.subjects.logbrowse import Activity
@@ -66,3 +67,38 @@ def activity_chart(activity: Activity, tz: ZoneInfo) -> Chart:
     return Chart(
         WIDTH, HEIGHT, plot, bars, first, last, summary, [(_day(d.day), d.count) for d in days if d.count]
     )
+
+
+@dataclass(frozen=True)
+class PairChart:
+    """Two counts per day side by side (e.g. revocations and unsubscribes), with the same words as a table."""
+
+    width: int
+    height: int
+    baseline: int
+    first_bars: list[Bar]
+    second_bars: list[Bar]
+    first: str
+    last: str
+    summary: str
+    rows: list[tuple[str, int, int]]
+
+
+def pair_chart(days: list[tuple[date, int, int]], names: tuple[str, str]) -> PairChart:
+    top = max((max(a, b) for _, a, b in days), default=0) or 1
+    slot = WIDTH / max(len(days), 1)
+    plot = HEIGHT - AXIS
+    firsts: list[Bar] = []
+    seconds: list[Bar] = []
+    for i, (day, a, b) in enumerate(days):
+        for bars, count, offset, name in ((firsts, a, 0.1, names[0]), (seconds, b, 0.5, names[1])):
+            h = plot * count / top
+            bars.append(
+                Bar(round(i * slot + slot * offset, 2), round(plot - h, 2), round(slot * 0.4, 2), round(h, 2),
+                    f"{_day(day)}: {count} {name}")  # fmt: skip
+            )
+    first, last = (_day(days[0][0]), _day(days[-1][0])) if days else ("", "")
+    totals = [sum(d[1] for d in days), sum(d[2] for d in days)]
+    summary = f"{totals[0]} {names[0]} and {totals[1]} {names[1]} between {first} and {last}."
+    rows = [(_day(d), a, b) for d, a, b in days if a or b]
+    return PairChart(WIDTH, HEIGHT, plot, firsts, seconds, first, last, summary, rows)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -53,6 +54,19 @@ async def call(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any
             return fn(make_ctx(request, session), *args, **kwargs)
 
     return await run_in_threadpool(run)
+
+
+def units(request: Request) -> Callable[[], AbstractContextManager[Ctx]]:
+    """Opens a transaction of its own each time it is called: for work done one item at a time, so
+    one refusal undoes nothing else (bulk actions)."""
+    factory = request.app.state.session_factory
+
+    @contextmanager
+    def unit() -> Iterator[Ctx]:
+        with transaction(factory) as session:
+            yield make_ctx(request, session)
+
+    return unit
 
 
 def render(
@@ -120,6 +134,7 @@ def _roles_required(*roles: str) -> Callable[[Handler], Handler]:
                 return redirect(request, "auth.mfa")
             return await handler(request)
 
+        wrapper.staff_roles = roles  # type: ignore[attr-defined]  # read by the route-table test
         return wrapper
 
     return decorate

@@ -172,7 +172,9 @@ class PortalMiddleware:
         if not exempt and origin and origin != "null" and not self._same_origin(scope, origin):
             return receive, forbidden
         body, too_large = await _read_body(receive, MAX_BODY_BYTES)
-        replay = _replay(body)
+        # After the body, the app hears the real connection again: a streamed response (a download
+        # answering a POST) listens for the client going away and would stop at a made-up disconnect.
+        replay = _replay(body, then=receive)
         if too_large:
             return replay, (413, "errors/413.html", {})
         if exempt:
@@ -243,7 +245,7 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, then: Receive | None = None) -> Receive:
     sent = False
 
     async def receive() -> Message:
@@ -251,6 +253,8 @@ def _replay(body: bytes) -> Receive:
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
+        if then is not None:
+            return await then()
         return {"type": "http.disconnect"}
 
     return receive

@@ -7,9 +7,25 @@ from starlette.staticfiles import StaticFiles
 
 from portal.web import demosite
 from portal.web.common import mailed
-from portal.web.my import auth, consent, export, mydata, pages, receipts, requests, verification
+from portal.web.my import (
+    auth,
+    consent,
+    export,
+    mydata,
+    onbehalf,
+    pages,
+    receipts,
+    requests,
+    staffauth,
+    verification,
+)
+from portal.web.staff import auditlog as staff_audit
 from portal.web.staff import home as staff_home
 from portal.web.staff import ingest as staff_ingest
+from portal.web.staff import reports as staff_reports
+from portal.web.staff import requests as staff_requests
+from portal.web.staff import subjects as staff_subjects
+from portal.web.staff import team as staff_team
 from portal.web.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
@@ -29,14 +45,21 @@ routes: list[BaseRoute] = [
     mailed("auth.reset", auth.reset, FORM),
     Route("/account", auth.account_home, name="account.home", methods=GET),
     Route("/account/password", auth.change_password, name="account.password", methods=FORM),
+    *staffauth.ROUTES,
     *verification.ROUTES,
     *export.ROUTES,
     *mydata.ROUTES,
     *consent.ROUTES,
     *receipts.ROUTES,
     *requests.ROUTES,
+    *onbehalf.ROUTES,
     *demosite.ROUTES,
     mailed("staff.home", staff_home.home, GET),
+    *staff_requests.ROUTES,
+    *staff_subjects.ROUTES,
+    *staff_audit.ROUTES,
+    *staff_reports.ROUTES,
+    *staff_team.ROUTES,
     *staff_ingest.ROUTES,
     Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
 ]

@@ -8,7 +8,7 @@ from urllib.parse import quote, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portal.accounts import accounts, mfa, signin
+from portal.accounts import accounts, mfa, recovery, signin
 from portal.core.errors import Throttled, TokenInvalid, ValidationError
 from portal.core.settings import Settings
 from portal.web.common import (
@@ -159,6 +159,9 @@ async def mfa_step(request: Request) -> Response:
     if not ok:
         context["error"] = "That code is not valid. Enter the 6 digits your app shows now."
         return render(request, "account/mfa.html", context, status_code=400)
+    if enrolling:  # a new second factor comes with recovery codes, shown this once
+        codes = await call(request, recovery.issue, cur.account.id)  # type: ignore[union-attr]
+        return render(request, "account/recovery_codes.html", {"codes": codes, "first": True})
     flash(request, "Second factor confirmed.", "success")
     return redirect(request, "staff.home")
 

@@ -84,11 +84,20 @@ async def download(request: Request) -> Response:
     result = await call(request, exports.claim, cur.account.subject_id, token)  # type: ignore[union-attr]
     if result.status == "missing":
         raise not_found()
+    sent = await archive(result)
+    if sent is None:
+        status = result.status if result.status != "ok" else "expired"
+        return render(request, "my/export_link.html", {"status": status}, status_code=410)
+    return sent
+
+
+async def archive(result: exports.Claim) -> Response | None:
+    """The claimed archive as a download; None when it cannot be sent (used, expired, gone)."""
     if result.status != "ok" or result.path is None:
-        return render(request, "my/export_link.html", {"status": result.status}, status_code=410)
+        return None
     handle = await run_in_threadpool(_open_once, result.path)
     if handle is None:
-        return render(request, "my/export_link.html", {"status": "expired"}, status_code=410)
+        return None
     stamp = result.created_at.strftime("%Y-%m-%d") if result.created_at else "export"
     return StreamingResponse(
         _chunks(handle),
