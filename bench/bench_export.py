@@ -184,7 +184,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         var_dir = Path(tmp)
         if not args.pg:
-            return 0 if run(f"sqlite:///{var_dir / 'portal.core.store'}", var_dir, args.records, args.repeat) else 1
+            return 0 if run(f"sqlite:///{var_dir / 'portal.db'}", var_dir, args.records, args.repeat) else 1
         name = f"portal_bench_{uuid.uuid4().hex[:10]}"
         admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

@@ -165,7 +165,7 @@ def sqlite_executemany_seconds(var: Path, rows: list[tuple]) -> float:
     subprocess.run(
         [sys.executable, "-m", "portal", "db", "upgrade"], env=env, check=True, capture_output=True
     )
-    conn = sqlite3.connect(var / "portal.core.store", isolation_level=None)
+    conn = sqlite3.connect(var / "portal.db", isolation_level=None)
     # The settings every portal connection has (portal/db.py): a fair baseline pays for the same durability.
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
         conn.execute(f"PRAGMA {pragma}")
@@ -195,7 +195,7 @@ def fill_sqlite(var: Path, rows: list[tuple], total: int) -> None:
 
     days = sorted({r[3][:10] for r in rows})
     span = (date.fromisoformat(days[-1]) - date.fromisoformat(days[0])).days + 1
-    conn = sqlite3.connect(var / "portal.core.store", isolation_level=None)
+    conn = sqlite3.connect(var / "portal.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
         'INSERT INTO ingest_source (id, site, path, fingerprint, fingerprint_bytes, "offset", lines, format,'

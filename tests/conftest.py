@@ -69,7 +69,7 @@ def pg_database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file; each test gets a copy (migrating per test would be slow)."""
-    path = tmp_path_factory.mktemp("template") / "portal.core.store"
+    path = tmp_path_factory.mktemp("template") / "portal.db"
     engine = make_engine(f"sqlite:///{path}")
     migrations.upgrade(engine)
     engine.dispose()  # closing the last connection checkpoints the WAL into the file
@@ -111,7 +111,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     var_dir = tmp_path / "var"
     var_dir.mkdir()
     if request.param == "sqlite":
-        db = var_dir / "portal.core.store"
+        db = var_dir / "portal.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), db)
         url = f"sqlite:///{db}"
     else:
@@ -151,7 +151,7 @@ def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
     """SQLite only, for tests about SQLite itself."""
     var_dir = tmp_path / "var"
     var_dir.mkdir()
-    db = var_dir / "portal.core.store"
+    db = var_dir / "portal.db"
     shutil.copy(sqlite_template, db)
     settings = load(
         {

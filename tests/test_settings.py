@@ -17,7 +17,7 @@ from portal.core.settings import SETTINGS, load
 def test_defaults_create_var_dir_sqlite_and_a_private_secret(tmp_path: Path) -> None:
     var = tmp_path / "var"
     s = load({"PORTAL_VAR_DIR": str(var)})
-    assert s.database_url == f"sqlite:///{(var / 'portal.core.store').resolve()}"
+    assert s.database_url == f"sqlite:///{(var / 'portal.db').resolve()}"
     key = var / "secret.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert load({"PORTAL_VAR_DIR": str(var)}).secret_key == s.secret_key  # generated once

@@ -146,7 +146,7 @@ def _base_url(raw: str) -> str:
 def _database_url(raw: str, var_dir: Path) -> str:
     if not raw:
         var_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(var_dir / 'portal.core.store').resolve()}"
+        return f"sqlite:///{(var_dir / 'portal.db').resolve()}"
     if not raw.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ConfigError(
             "PORTAL_DATABASE_URL must start with sqlite:/// or postgresql+psycopg://, "
