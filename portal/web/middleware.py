@@ -24,7 +24,7 @@ from portal.core.clock import Clock
 from portal.core.context import Ctx
 from portal.core.crypto import same
 from portal.core.settings import Settings
-from portal.core.store import transaction
+from portal.core.store import run_transaction, transaction
 from portal.models import WebSession
 from portal.web import flash
 
@@ -119,13 +119,16 @@ class PortalMiddleware:
             state["set_session"] = current.token
 
     def _load_session(self, token: str | None, consume_flash: bool) -> tuple[sessions.Current, list[Any]]:
-        with transaction(self.factory) as session:
+        def load(session: Session) -> tuple[sessions.Current, list[Any]]:
             ctx = Ctx(session=session, settings=self.settings, now=self.clock.now())
             current = sessions.load(ctx, token) or sessions.create(ctx)
             flashes = flash.decode(current.row.flash) if consume_flash else []
             if consume_flash and current.row.flash:
                 current.row.flash = None
             return current, flashes
+
+        # Read-only unless this request creates, touches, expires the session or consumes a flash.
+        return run_transaction(self.factory, load, read_first=True)
 
     async def _finish_session(self, state: dict[str, Any], headers: MutableHeaders) -> None:
         current: sessions.Current | None = state.get("current")
