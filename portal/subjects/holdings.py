@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlmodel import col
 
 from portal import audit
@@ -68,8 +69,11 @@ class PreferenceView:
 
 def presented_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
     """The catalogued cookies among those a request carries (the portal may share the site's domain)."""
+    others = {name: value for name, value in cookies.items() if value and name != ctx.settings.session_cookie}
+    if not others:  # the portal's own session cookie alone: no need to read the catalog
+        return {}
     known = catalog.load(ctx)
-    return {name: value for name, value in cookies.items() if name in known and value}
+    return {name: value for name, value in others.items() if name in known}
 
 
 def claim(ctx: Ctx, subject_id: int, cookies: Mapping[str, str]) -> int:
@@ -80,18 +84,42 @@ def claim(ctx: Ctx, subject_id: int, cookies: Mapping[str, str]) -> int:
 # -- overview -----------------------------------------------------------------------------
 
 
+def _figures() -> Select[Any]:
+    """How many, first and last seen, and the oldest sighting, of each counted category.
+
+    Each figure is its own subquery: a lone min() or max() reads one end of the subject's
+    (subject_id, time) index, so only the counts walk a subject's rows. Built once: composing a
+    statement costs more than SQLite takes to answer it.
+    """
+    figures = []
+    for _, table, first, last, _ in _COUNTED:
+        mine = col(table.subject_id) == bindparam("subject_id")
+        figures += [
+            select(func.count()).select_from(table).where(mine).scalar_subquery(),
+            select(func.min(first)).where(mine).scalar_subquery(),
+            select(func.max(last)).where(mine).scalar_subquery(),
+            select(func.min(last)).where(mine).scalar_subquery(),
+        ]
+    return select(*figures)
+
+
+# Retention deletes search preferences by last sighting and log records by time; mail it keeps.
+_COUNTED = (
+    ("search_preferences", SearchPreference, SearchPreference.first_seen, SearchPreference.last_seen, True),
+    ("log_records", LogRecord, LogRecord.at, LogRecord.at, True),
+    ("promo_emails", PromoEmail, PromoEmail.at, PromoEmail.at, False),
+)
+_FIGURES = _figures()
+_IDENTIFIERS = select(
+    col(Identifier.kind), col(Identifier.first_seen), col(Identifier.last_seen), col(Identifier.expires_at)
+).where(col(Identifier.subject_id) == bindparam("subject_id"))
+
+
 def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
     """Per category: how many, first and last seen, and when portal.retention deletes the oldest."""
-    s = ctx.session
     days = timedelta(days=ctx.settings.log_retention_days)
-    idents = s.execute(
-        select(
-            col(Identifier.kind),
-            col(Identifier.first_seen),
-            col(Identifier.last_seen),
-            col(Identifier.expires_at),
-        ).where(col(Identifier.subject_id) == subject_id)
-    ).all()
+    params = {"subject_id": subject_id}
+    idents = ctx.session.execute(_IDENTIFIERS, params).all()
     # Retention deletes a cookie record once it is both unseen for the retention period and expired.
     purges = [max(r.last_seen + days, r.expires_at or r.last_seen) for r in idents if r.kind == "cookie"]
     stats = {
@@ -102,24 +130,9 @@ def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
             min(purges, default=None),
         ),
     }
-    # Counting is fine here (one index range per table); the log list itself never counts.
-    for key, table, first, last, purged in (
-        (
-            "search_preferences",
-            SearchPreference,
-            SearchPreference.first_seen,
-            SearchPreference.last_seen,
-            True,
-        ),
-        ("log_records", LogRecord, LogRecord.at, LogRecord.at, True),
-        ("promo_emails", PromoEmail, PromoEmail.at, PromoEmail.at, False),
-    ):
-        # Retention deletes search preferences by last sighting and log records by time.
-        count, lo, hi, oldest = s.execute(
-            select(func.count(), func.min(first), func.max(last), func.min(last)).where(
-                col(table.subject_id) == subject_id
-            )
-        ).one()
+    row = ctx.session.execute(_FIGURES, params).one()
+    for i, (key, _, _, _, purged) in enumerate(_COUNTED):
+        count, lo, hi, oldest = row[4 * i : 4 * i + 4]
         stats[key] = (count, lo, hi, oldest + days if purged and oldest is not None else None)
     out = []
     for key in OVERVIEW_KEYS:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from jinja2 import pass_context
 from jinja2_fragments.starlette import Jinja2Blocks
+from markupsafe import Markup, escape
+from starlette.applications import Starlette
 from starlette.requests import Request
 
 from portal import __version__
@@ -31,12 +36,30 @@ def _page_context(request: Request) -> dict[str, Any]:
 def make_templates() -> Jinja2Blocks:
     templates = Jinja2Blocks(directory=str(TEMPLATES_DIR), context_processors=[_page_context])
     templates.env.autoescape = True
-    templates.env.globals["url_for"] = _url_path
+    templates.env.globals["url_for"] = _url_paths()
+    templates.env.globals["time_tag"] = time_tag
     return templates
 
 
-@pass_context
-def _url_path(context: dict[str, Any], name: str, /, **params: Any) -> str:
-    """Paths, not absolute URLs: a forged Host header must never end up in a page."""
-    request: Request = context["request"]
-    return str(request.app.url_path_for(name, **params))
+def _url_paths() -> Callable[..., str]:
+    """`url_for` for templates: paths, never absolute URLs (a forged Host header must not reach a page)."""
+
+    # One app's route table never changes, and finding a name walks it: a page has a dozen links.
+    @functools.lru_cache(maxsize=1024)
+    def find(app: Starlette, name: str, params: tuple[tuple[str, Any], ...]) -> str:
+        return str(app.url_path_for(name, **dict(params)))
+
+    @pass_context
+    def url_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
+        return find(context["request"].app, name, tuple(params.items()))
+
+    return url_for
+
+
+def time_tag(moment: datetime | None, tz: tzinfo) -> Markup:
+    """A moment in the reader's time zone, with the exact instant for machines; a dash for none."""
+    if not moment:
+        return Markup("—")
+    instant, shown = escape(moment.isoformat()), escape(moment.astimezone(tz).strftime("%d %b %Y, %H:%M"))
+    # Both parts are escaped; an f-string costs half of Markup.format, and pages show many dates.
+    return Markup(f'<time datetime="{instant}">{shown}</time>')  # noqa: S704
