@@ -45,6 +45,9 @@ def test_staff_enrol_a_second_factor_then_reach_the_back_office(portal: Portal) 
     assert ok.status_code == 303 and ok.headers["location"] == "/staff"
     home = c.get("/staff")
     assert home.status_code == 200 and "Back-office" in home.text and STAFF in home.text
+    entries = portal.store.scalar("SELECT count(*) FROM audit_entry")
+    assert f"<dt>Audit log entries</dt><dd>{entries}</dd>" in home.text
+    assert "<dt>Accounts</dt><dd>1 (1 confirmed)</dd>" in home.text  # staff are created confirmed
 
     # Next login: the same code cannot be replayed; the next one works.
     c.submit("/logout")

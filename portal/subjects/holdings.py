@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from portal import audit
 from portal.core.context import Ctx
-from portal.models import Identifier, LogRecord, PromoEmail, SearchPreference
+from portal.models import Identifier, LogRecord, PromoEmail, SearchPreference, metadata
 from portal.subjects import catalog, identity, registry
 from portal.subjects.cookies import CookieCatalog
 from portal.subjects.useragents import describe_user_agent
@@ -145,7 +145,8 @@ def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
 # -- cookies ------------------------------------------------------------------------------
 
 
-def _cookie_view(row: Identifier, known: CookieCatalog, presented: Mapping[str, str], ctx: Ctx) -> CookieView:
+def _cookie_view(row: Any, known: CookieCatalog, presented: Mapping[str, str], ctx: Ctx) -> CookieView:
+    """`row`: an Identifier, or a row of its columns."""
     entry = known.get(row.name)
     terms = entry.decode(row.value) if entry else None
     identifies = entry is None or entry.identifies_browser
@@ -169,13 +170,18 @@ def _cookie_view(row: Identifier, known: CookieCatalog, presented: Mapping[str, 
     )
 
 
+# Pages read rows, not ORM objects, through statements built once (see _figures).
+_IDENT = metadata.tables["identifier"].c
+_COOKIES = (
+    select(metadata.tables["identifier"])
+    .where(_IDENT.subject_id == bindparam("subject_id"), _IDENT.kind == "cookie")
+    .order_by(_IDENT.last_seen.desc(), _IDENT.id.desc())
+)
+
+
 def cookies(ctx: Ctx, subject_id: int, presented: Mapping[str, str]) -> list[CookieView]:
     known = catalog.load(ctx)
-    rows = ctx.session.scalars(
-        select(Identifier)
-        .where(col(Identifier.subject_id) == subject_id, col(Identifier.kind) == "cookie")
-        .order_by(col(Identifier.last_seen).desc(), col(Identifier.id).desc())
-    ).all()
+    rows = ctx.session.execute(_COOKIES, {"subject_id": subject_id}).all()
     return [_cookie_view(r, known, presented, ctx) for r in rows]
 
 
@@ -231,7 +237,8 @@ def _source(source: str, engine: str) -> str:
     return f"Search engine: {engine}" if engine else "Search engine"
 
 
-def _pref_view(row: SearchPreference) -> PreferenceView:
+def _pref_view(row: Any) -> PreferenceView:
+    """`row`: a SearchPreference, or a row of its columns."""
     return PreferenceView(
         id=row.id,  # type: ignore[arg-type]
         term=row.term,
@@ -242,13 +249,16 @@ def _pref_view(row: SearchPreference) -> PreferenceView:
     )
 
 
+_PREF = metadata.tables["search_preference"].c
+_PREFERENCES = (
+    select(metadata.tables["search_preference"])
+    .where(_PREF.subject_id == bindparam("subject_id"))
+    .order_by(_PREF.last_seen.desc(), _PREF.id.desc())
+)
+
+
 def search_preferences(ctx: Ctx, subject_id: int) -> list[PreferenceView]:
-    rows = ctx.session.scalars(
-        select(SearchPreference)
-        .where(col(SearchPreference.subject_id) == subject_id)
-        .order_by(col(SearchPreference.last_seen).desc(), col(SearchPreference.id).desc())
-    ).all()
-    return [_pref_view(r) for r in rows]
+    return [_pref_view(r) for r in ctx.session.execute(_PREFERENCES, {"subject_id": subject_id})]
 
 
 def _own_preference(ctx: Ctx, subject_id: int, pref_id: int) -> SearchPreference | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from jinja2 import pass_context
 from jinja2_fragments.starlette import Jinja2Blocks
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 
@@ -60,6 +60,7 @@ def time_tag(moment: datetime | None, tz: tzinfo) -> Markup:
     """A moment in the reader's time zone, with the exact instant for machines; a dash for none."""
     if not moment:
         return Markup("—")
-    instant, shown = escape(moment.isoformat()), escape(moment.astimezone(tz).strftime("%d %b %Y, %H:%M"))
-    # Both parts are escaped; an f-string costs half of Markup.format, and pages show many dates.
-    return Markup(f'<time datetime="{instant}">{shown}</time>')  # noqa: S704
+    shown = moment.astimezone(tz).strftime("%d %b %Y, %H:%M")
+    # Nothing to escape: isoformat() writes digits and -:.+T, this strftime digits, letters, ", :"
+    # (the C locale's month names). Pages show up to a hundred dates; escaping doubled their cost.
+    return Markup(f'<time datetime="{moment.isoformat()}">{shown}</time>')  # noqa: S704
