@@ -14,15 +14,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from scratch import scratch_postgres  # noqa: E402
 
 from portal.core import migrations  # noqa: E402
 from portal.core.clock import FrozenClock  # noqa: E402
@@ -79,19 +78,9 @@ def main() -> None:
         print("SQLite:")
         run(f"sqlite:///{tmp}/portal.db", Path(tmp), args.records)
     if args.postgres:
-        name = f"portal_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                print("PostgreSQL:")
-                run(make_url(args.postgres).set(database=name).render_as_string(hide_password=False), Path(tmp),
-                    args.records)  # fmt: skip
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
+            print("PostgreSQL:")
+            run(url, Path(tmp), args.records)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -35,9 +34,8 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_ingest import generate  # noqa: E402
+from scratch import scratch_postgres  # noqa: E402
 from serveload import Browser, Load, Server, drive, load_tool, log_in  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from portal.demo.seed import DEMO_LOGINS, DEMO_PASSWORD  # noqa: E402
 
@@ -195,16 +193,8 @@ def main() -> int:
     print(f"{os.cpu_count()} CPUs; load average {load_avg} before the run (other work skews every figure)")
     ok = run("SQLite", None, args)
     if args.postgres:
-        name = f"portal_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            ok &= run("PostgreSQL", make_url(args.postgres).set(database=name).render_as_string(False), args)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.postgres) as url:
+            ok &= run("PostgreSQL", url, args)
     load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload average {load_avg} after the run; {'OK' if ok else 'TARGET MISSED'}")
     return 0 if ok else 1
