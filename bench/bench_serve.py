@@ -161,7 +161,10 @@ def busy(env: dict[str, str], args: argparse.Namespace, work: Path) -> bool:
 def run(kind: str, url: str | None, args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
-        env = {**os.environ, "PORTAL_VAR_DIR": str(work / "var"), "PORTAL_SECRET_KEY": "b" * 48}
+        env = {**os.environ, "PORTAL_VAR_DIR": str(work / "var"), "PORTAL_SECRET_KEY": "b" * 48,
+               # The generated log is dated 2015: retention in `portal serve` would delete it all
+               # (and mask its IPs) while the figures are taken.
+               "PORTAL_LOG_RETENTION_DAYS": "36500", "PORTAL_IP_MASK_DAYS": "0"}  # fmt: skip
         env.pop("PORTAL_DATABASE_URL", None)
         if url:
             env["PORTAL_DATABASE_URL"] = url
