@@ -116,8 +116,13 @@ class Browser:
         headers = {"Cookie": self.cookie} if self.cookie else {}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.conn.close()  # the server closed an idle kept-alive connection: as a browser, reconnect
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
         text = response.read().decode(errors="replace")
         for header in response.headers.get_all("set-cookie") or []:
             self.cookie = header.split(";", 1)[0]
@@ -166,7 +171,9 @@ def _wrk(port: int, path: str, cookie: str, seconds: float, clients: int) -> Loa
     cmd = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "2s",
            "-H", f"Cookie: {cookie}", f"http://127.0.0.1:{port}{path}"]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    if set(percentile) != {"50", "99"}:
+        raise SystemExit(f"wrk answered no latency figures for {path}:\n{out}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     errors += sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
