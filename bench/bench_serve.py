@@ -77,11 +77,12 @@ def pages(env: dict[str, str], workers: int, args: argparse.Namespace, logs: Pat
 
 def table(title: str, results: dict[str, tuple[Load, float]]) -> None:
     print(f"\n{title}")
-    print(f"  {'page':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8} {'errors':>7} {'CPU ms/req':>11}")
+    print(f"  {'page':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8} {'errors':>7} {'timeouts':>9}"
+          f" {'CPU ms/req':>11}")  # fmt: skip
     for path, (load, cpu) in results.items():
         spread = load.p99_ms / load.p50_ms if load.p50_ms else 0
         print(f"  {path:<12} {load.rps:>8,.0f} {load.p50_ms:>8.1f} {load.p99_ms:>8.1f} {spread:>8.2f} "
-              f"{load.errors:>7} {cpu:>11.2f}")  # fmt: skip
+              f"{load.errors:>7} {load.timeouts:>9} {cpu:>11.2f}")  # fmt: skip
 
 
 def ratios(kind: str, one: dict[str, tuple[Load, float]], two: dict[str, tuple[Load, float]]) -> bool:
@@ -98,8 +99,10 @@ def ratios(kind: str, one: dict[str, tuple[Load, float]], two: dict[str, tuple[L
         worst = max(results, key=lambda p: results[p][0].p99_ms / results[p][0].p50_ms)
         spread = results[worst][0].p99_ms / results[worst][0].p50_ms
         errors = sum(load.errors for load, _ in results.values())
-        ok &= spread <= 3.0 and errors == 0
-        print(f"  {workers} worker(s), worst p99/p50 (target <= 3.0): {spread:.2f} on {worst}; errors: {errors}")
+        timeouts = sum(load.timeouts for load, _ in results.values())
+        ok &= spread <= 3.0 and errors == timeouts == 0
+        print(f"  {workers} worker(s), worst p99/p50 (target <= 3.0): {spread:.2f} on {worst}; "
+              f"errors: {errors}, timeouts: {timeouts} (target 0)")  # fmt: skip
     target = 1.6 if kind == "PostgreSQL" else 1.0
     scale = {p: two[p][0].rps / one[p][0].rps for p in PAGES}
     ok &= all(s >= target for p, s in scale.items() if p != "/healthz")
@@ -150,7 +153,7 @@ def busy(env: dict[str, str], args: argparse.Namespace, work: Path) -> bool:
     print(f"\n  /healthz with 1 worker, idle:           {idle.rps:>7,.0f} req/s, p50 {idle.p50_ms:.1f} ms, "
           f"p99 {idle.p99_ms:.1f} ms")
     print(f"  /healthz during ingest + export:        {loaded.rps:>7,.0f} req/s, p50 {loaded.p50_ms:.1f} ms, "
-          f"p99 {loaded.p99_ms:.1f} ms, errors {loaded.errors}")
+          f"p99 {loaded.p99_ms:.1f} ms, errors {loaded.errors}, timeouts {loaded.timeouts}")
     print(f"  ingest of {args.lines:,} lines took {ingest_s:.1f} s (still running when the load ended: "
           f"{'yes' if overlapped else 'NO'}); {len(exports)} exports of the demo user, "
           f"{min(exports, default=0):.1f}-{max(exports, default=0):.1f} s each; server log: {problems}")

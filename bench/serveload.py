@@ -33,7 +33,8 @@ class Load:
     rps: float
     p50_ms: float
     p99_ms: float
-    errors: int  # non-2xx/3xx answers, socket errors and timeouts
+    errors: int  # non-2xx/3xx answers and socket errors
+    timeouts: int  # no answer within 2 s
     requests: int
 
 
@@ -174,21 +175,22 @@ def _wrk(port: int, path: str, cookie: str, seconds: float, clients: int) -> Loa
     percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
     if set(percentile) != {"50", "99"}:
         raise SystemExit(f"wrk answered no latency figures for {path}:\n{out}")
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write) (\d+)", out))
     errors += sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    timeouts = sum(int(n) for n in re.findall(r"timeout (\d+)", out))
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return Load(rps, _ms(percentile["50"]), _ms(percentile["99"]), errors, requests)
+    return Load(rps, _ms(percentile["50"]), _ms(percentile["99"]), errors, timeouts, requests)
 
 
 async def _asyncio_load(port: int, path: str, cookie: str, seconds: float, clients: int) -> Load:
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n".encode()
     latencies: list[float] = []
-    errors = 0
+    errors = timeouts = 0
     stop = time.perf_counter() + seconds
 
     async def client() -> None:
-        nonlocal errors
+        nonlocal errors, timeouts
         reader = writer = None
         while time.perf_counter() < stop:
             try:
@@ -201,7 +203,12 @@ async def _asyncio_load(port: int, path: str, cookie: str, seconds: float, clien
                 await asyncio.wait_for(reader.readexactly(int(length.group(1)) if length else 0), 2)  # type: ignore[union-attr]
                 latencies.append(time.perf_counter() - start)
                 errors += not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3"))
-            except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            except TimeoutError:
+                timeouts += 1
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+            except (OSError, asyncio.IncompleteReadError):
                 errors += 1
                 if writer is not None:
                     writer.close()
@@ -211,6 +218,6 @@ async def _asyncio_load(port: int, path: str, cookie: str, seconds: float, clien
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - started
     if not latencies:
-        return Load(0.0, 0.0, 0.0, errors, 0)
+        return Load(0.0, 0.0, 0.0, errors, timeouts, 0)
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return Load(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, errors, len(latencies))
+    return Load(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, errors, timeouts, len(latencies))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import col
 
 from portal.core.context import Ctx
@@ -14,7 +14,7 @@ from portal.models import Account, WebSession
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
-# Writing last_seen on every request would turn every page view into a write.
+# Writing last_seen on every request would turn every page view into a write (see touch()).
 TOUCH_EVERY = timedelta(seconds=60)
 REAUTH_WINDOW = timedelta(minutes=15)
 # Every request asks this: one query, built once (composing it costs more than answering it).
@@ -77,9 +77,20 @@ def load(ctx: Ctx, token: str | None) -> Current | None:
         ctx.session.delete(row)
         ctx.session.flush()
         return None
-    if ctx.now - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = ctx.now
     return Current(token, row, account)
+
+
+def touch_due(current: Current, now: datetime) -> bool:
+    return now - current.row.last_seen_at > TOUCH_EVERY
+
+
+def touch(ctx: Ctx, id_hash: str) -> None:
+    """Record activity (for the idle timeout); a no-op when another request recorded it meanwhile."""
+    ctx.session.execute(
+        update(WebSession)
+        .where(col(WebSession.id_hash) == id_hash, col(WebSession.last_seen_at) < ctx.now - TOUCH_EVERY)
+        .values(last_seen_at=ctx.now)
+    )
 
 
 def rotate(ctx: Ctx, old: Current | None, account: Account) -> Current:

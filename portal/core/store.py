@@ -73,7 +73,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Taking the write lock up front avoids the deadlock-prone upgrade from a read
         # transaction, which is what makes SQLite report "database is locked" under load.
-        # Long read-only work (exports) asks for a plain BEGIN: a WAL snapshot that blocks no writer.
+        # Read-only work (page views, exports) asks for a plain BEGIN: a WAL snapshot that blocks no writer.
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
