@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scratch import scratch_postgres  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 from portal.core import migrations  # noqa: E402
 from portal.core.clock import FrozenClock  # noqa: E402
@@ -78,10 +78,9 @@ def main() -> None:
         print("SQLite:")
         run(f"sqlite:///{tmp}/portal.db", Path(tmp), args.records)
     if args.postgres:
-        with scratch_postgres(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
+        with scratch_database(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
             print("PostgreSQL:")
             run(url, Path(tmp), args.records)
-
 
 if __name__ == "__main__":
     main()

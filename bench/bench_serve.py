@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_ingest import generate  # noqa: E402
-from scratch import scratch_postgres  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 from serveload import Browser, Load, Server, drive, load_tool, log_in  # noqa: E402
 
 from portal.demo.seed import DEMO_LOGINS, DEMO_PASSWORD  # noqa: E402
@@ -200,7 +200,7 @@ def main() -> int:
     print(f"{os.cpu_count()} CPUs; load average {load_avg} before the run (other work skews every figure)")
     ok = args.postgres_only or run("SQLite", None, args)
     if args.postgres:
-        with scratch_postgres(args.postgres) as url:
+        with scratch_database(args.postgres) as url:
             ok &= run("PostgreSQL", url, args)
     load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload average {load_avg} after the run; {'OK' if ok else 'TARGET MISSED'}")

@@ -1,4 +1,4 @@
-"""A scratch PostgreSQL database for one benchmark run, dropped at the end."""
+"""A scratch PostgreSQL database for one benchmark: created from a server URL, dropped afterwards."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from sqlalchemy.engine import make_url
 
 
 @contextmanager
-def scratch_postgres(url: str) -> Iterator[str]:
-    """Create a uniquely named database from `url`'s server; yield its URL; drop it afterwards."""
-    name = f"portal_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+def scratch_database(server_url: str) -> Iterator[str]:
+    """The URL of a new, empty database on that server; it is dropped when the block ends."""
+    name = f"portal_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
