@@ -21,13 +21,14 @@ QUICK = {
     "bench_relink.py": ["--lines", "100000"],
     "bench_forget.py": ["--records", "10000", "--store", "100000", "--big", "1000000"],
     "bench_queue_page.py": ["--requests", "10000"],
+    "bench_serve.py": ["--seconds", "2", "--lines", "100000"],
 }
 
 
 def main() -> int:
     quick = "--quick" in sys.argv[1:]
     failed = 0
-    for script in sorted(HERE.glob("bench_*.py")):
+    for script in sorted(HERE.glob("bench_*.py")):  # serveload.py and scratch.py are their helpers
         args = QUICK.get(script.name, []) if quick else []
         print(f"\n=== {script.name} {' '.join(args)}".rstrip(), flush=True)
         done = subprocess.run([sys.executable, str(script), *args], cwd=HERE.parent, env=os.environ)

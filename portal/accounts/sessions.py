@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import col
 
 from portal.core.context import Ctx
@@ -16,9 +16,15 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 # Staff see other people's data: their sessions end sooner (issue 13).
 STAFF_IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
-# Writing last_seen on every request would turn every page view into a write.
+# Writing last_seen on every request would turn every page view into a write (see touch()).
 TOUCH_EVERY = timedelta(seconds=60)
 REAUTH_WINDOW = timedelta(minutes=15)
+# Every request asks this: one query, built once (composing it costs more than answering it).
+_SESSION_AND_ACCOUNT = (
+    select(WebSession, Account)
+    .outerjoin(Account, col(Account.id) == col(WebSession.account_id))
+    .where(col(WebSession.id_hash) == bindparam("id_hash"))
+)
 
 
 @dataclass
@@ -65,11 +71,11 @@ def load(ctx: Ctx, token: str | None) -> Current | None:
     """The live session for a cookie value, or None; expired sessions are deleted on sight."""
     if not token or len(token) > 100:
         return None
-    row = ctx.session.get(WebSession, sha256_hex(token))
-    if row is None:
+    found = ctx.session.execute(_SESSION_AND_ACCOUNT, {"id_hash": sha256_hex(token)}).one_or_none()
+    if found is None:
         return None
+    row, account = found
     idle = ctx.now - row.last_seen_at
-    account = ctx.session.get(Account, row.account_id) if row.account_id else None
     if (
         idle > IDLE_TIMEOUT
         or ctx.now - row.created_at > ABSOLUTE_TIMEOUT
@@ -79,9 +85,20 @@ def load(ctx: Ctx, token: str | None) -> Current | None:
         ctx.session.delete(row)
         ctx.session.flush()
         return None
-    if idle > TOUCH_EVERY:
-        row.last_seen_at = ctx.now
     return Current(token, row, account)
+
+
+def touch_due(current: Current, now: datetime) -> bool:
+    return now - current.row.last_seen_at > TOUCH_EVERY
+
+
+def touch(ctx: Ctx, id_hash: str) -> None:
+    """Record activity (for the idle timeout); a no-op when another request recorded it meanwhile."""
+    ctx.session.execute(
+        update(WebSession)
+        .where(col(WebSession.id_hash) == id_hash, col(WebSession.last_seen_at) < ctx.now - TOUCH_EVERY)
+        .values(last_seen_at=ctx.now)
+    )
 
 
 def rotate(ctx: Ctx, old: Current | None, account: Account) -> Current:

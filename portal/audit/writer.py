@@ -27,7 +27,7 @@ from portal.audit.merkle import leaf_hash
 from portal.core.context import Ctx
 from portal.core.crypto import keyed_hash
 from portal.core.errors import AuditError
-from portal.core.store import lock_for_audit
+from portal.core.store import WriteNeeded, lock_for_audit
 from portal.models import AuditDetail, AuditEntry
 
 GENESIS = "0" * 64
@@ -121,7 +121,7 @@ def record(
         session.flush()
         session.add(AuditDetail(seq=seq, salt=salt, details=details_json.decode()))
         session.flush()
-    except AuditError:
+    except (AuditError, WriteNeeded):  # a read-first unit of work is rerun as a writer
         raise
     except Exception as exc:
         raise AuditError(f"audit append failed: {exc.__class__.__name__}") from exc

@@ -10,10 +10,10 @@ from portal import __version__
 from portal.cli.audit import audit
 from portal.cli.common import cli_ctx, friendly_errors, open_store, private_paths
 from portal.cli.ingest import ingest
-from portal.cli.proxies import uvicorn_proxy_options
 from portal.cli.relink import relink
 from portal.cli.requests import requests_group
 from portal.cli.retention import retention_group
+from portal.cli.serve import serve
 from portal.core.errors import ConfigError
 from portal.core.files import loose_modes
 from portal.core.settings import describe
@@ -31,32 +31,6 @@ def main() -> None:
 @main.command(help="List every setting, its default and what it does.")
 def settings() -> None:
     click.echo(describe())
-
-
-@main.command(help="Serve the portal with uvicorn.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@friendly_errors
-def serve(host: str, port: int, workers: int) -> None:
-    import uvicorn
-
-    from portal.core import migrations
-
-    settings, engine, _ = open_store()  # fail fast, with one line, on a bad setting or store
-    current = migrations.current(engine)
-    engine.dispose()
-    if current not in migrations.heads():
-        raise ConfigError(f"the store is at migration {current}; run `portal db upgrade` first")
-    uvicorn.run(
-        "portal.web.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        **uvicorn_proxy_options(settings),
-        server_header=False,
-        log_level="info",
-    )
 
 
 @main.group(help="Create and check the store's schema.")
@@ -153,3 +127,4 @@ main.add_command(ingest)
 main.add_command(relink)
 main.add_command(retention_group)
 main.add_command(requests_group)
+main.add_command(serve)

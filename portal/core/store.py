@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -19,6 +20,19 @@ AUDIT_LOCK_ID = 0x706F7274  # "port"
 READ_ONLY_OPTION = "portal_read_only"
 # Set on a SQLite connection for the transaction it is in: True when that began with BEGIN IMMEDIATE.
 WRITE_LOCK_INFO = "portal_write_lock"
+# What a read-first unit of work may not send: changes, and row or advisory locks taken to change.
+_WRITE_VERBS = (
+    "INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "COPY"
+)  # fmt: skip
+_MAY_LOCK = re.compile(r"FOR |for |pg_")  # a cheap first look; most statements have none of these
+_LOCKS = re.compile(
+    r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(KEY\s+)?SHARE\b|\bpg_(try_)?advisory_xact_lock\b", re.I
+)
+T = TypeVar("T")
+
+
+class WriteNeeded(Exception):
+    """A read-first unit of work is about to write: it is rolled back and run again as a writer."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -31,8 +45,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
         _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "before_cursor_execute", _refuse_writes_when_read_only)
+    return engine
+
+
+def _refuse_writes_when_read_only(
+    conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+) -> None:
+    # Raised before the statement reaches the store, so the read-only attempt has changed nothing.
+    if not conn.get_execution_options().get(READ_ONLY_OPTION):
+        return
+    # Checked on every statement of every page view: the verb first, the regex only when needed.
+    verb = statement.lstrip()[:8].upper()
+    if verb.startswith(_WRITE_VERBS) or (_MAY_LOCK.search(statement) and _LOCKS.search(statement)):
+        raise WriteNeeded(verb.split(None, 1)[0])
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -54,7 +82,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Taking the write lock up front avoids the deadlock-prone upgrade from a read
         # transaction, which is what makes SQLite report "database is locked" under load.
-        # Long read-only work (exports) asks for a plain BEGIN: a WAL snapshot that blocks no writer.
+        # Read-only work (page views, exports) asks for a plain BEGIN: a WAL snapshot that blocks no writer.
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
         conn.info[WRITE_LOCK_INFO] = not read_only
@@ -86,10 +114,37 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
+def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception.
+
+    `read_only`: a plain BEGIN on SQLite (a WAL snapshot: it neither waits for nor blocks the
+    writer) and READ ONLY on PostgreSQL; anything that would write raises WriteNeeded first.
+    """
     with factory() as session, session.begin():
+        if read_only:
+            options = {READ_ONLY_OPTION: True}
+            if session.get_bind().dialect.name == "postgresql":
+                options["postgresql_readonly"] = True
+            session.connection(execution_options=options)
         yield session
+
+
+def run_transaction(factory: sessionmaker[Session], fn: Callable[[Session], T], *, read_first: bool) -> T:
+    """`fn` in one unit of work; with `read_first` it runs read-only, and again as a writer if it must write.
+
+    Page views mostly change nothing: read-only they never queue for SQLite's single write lock,
+    and the few that must write (a session touched once a minute, a flash message consumed, a
+    browser's data claimed) pay one rerun. `fn` must have no effect outside the session before its
+    first write, which holds for the portal's services (mail goes through the outbox table).
+    """
+    if read_first:
+        try:
+            with transaction(factory, read_only=True) as session:
+                return fn(session)
+        except WriteNeeded:
+            pass
+    with transaction(factory) as session:
+        return fn(session)
 
 
 @contextmanager
@@ -107,8 +162,11 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
 def lock_for_audit(session: Session) -> None:
     """Serialize audit appends across processes: PostgreSQL takes an advisory lock; on SQLite the
     transaction must already hold the write lock (BEGIN IMMEDIATE), or two appends could read the
-    same last entry. A transaction without it (a read-only snapshot) may not append at all."""
+    same last entry. A transaction without it (a read-only snapshot) may not append at all; a
+    read-first unit of work is run again as a writer."""
     conn = session.connection()
+    if conn.get_execution_options().get(READ_ONLY_OPTION):
+        raise WriteNeeded("audit entry")
     if conn.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
     elif not conn.info.get(WRITE_LOCK_INFO):

@@ -14,12 +14,13 @@ from sqlmodel import col
 from portal import audit
 from portal.core.context import Ctx
 from portal.core.errors import NotFound, ValidationError
-from portal.models import CatalogCookie, UnclassifiedCookie
+from portal.models import CatalogCookie, UnclassifiedCookie, metadata
 from portal.subjects.cookies import DECODERS, PURPOSES, CookieCatalog, default_catalog
 from portal.subjects.cookies import CatalogCookie as Entry
 
 
-def _entry(row: CatalogCookie) -> Entry:
+def _entry(row: Any) -> Entry:
+    """`row`: a CatalogCookie, or a row of its columns."""
     return Entry(
         name=row.name,
         purposes=tuple(row.purposes.split(",")),  # type: ignore[arg-type]
@@ -50,10 +51,16 @@ def ensure_defaults(ctx: Ctx) -> None:
     audit.record(ctx, "catalog.seed", details={"cookies": [ctx.settings.id_cookie, ctx.settings.pref_cookie]})
 
 
+_TABLE = metadata.tables["cookie_catalog"]
+_ENTRIES = select(_TABLE).order_by(_TABLE.c.name)  # built once: pages with cookies read it per view
+
+
 def load(ctx: Ctx) -> CookieCatalog:
     """The catalog as ingest and the pages use it (seeding it first if needed)."""
-    ensure_defaults(ctx)
-    rows = ctx.session.scalars(select(CatalogCookie).order_by(CatalogCookie.name)).all()
+    rows = ctx.session.execute(_ENTRIES).all()
+    if not rows:
+        ensure_defaults(ctx)
+        rows = ctx.session.execute(_ENTRIES).all()
     return CookieCatalog(tuple(_entry(r) for r in rows))
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlmodel import col
 
 from portal import audit
 from portal.core.context import Ctx
-from portal.models import Identifier, LogRecord, PromoEmail, SearchPreference
+from portal.models import Identifier, LogRecord, PromoEmail, SearchPreference, metadata
 from portal.subjects import catalog, deletion, identity, registry
 from portal.subjects.cookies import REDACTED, CookieCatalog
 from portal.subjects.useragents import describe_user_agent
@@ -68,8 +69,11 @@ class PreferenceView:
 
 def presented_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
     """The catalogued cookies among those a request carries (the portal may share the site's domain)."""
+    others = {name: value for name, value in cookies.items() if value and name != ctx.settings.session_cookie}
+    if not others:  # the portal's own session cookie alone: no need to read the catalog
+        return {}
     known = catalog.load(ctx)
-    return {name: value for name, value in cookies.items() if name in known and value}
+    return {name: value for name, value in others.items() if name in known}
 
 
 def identifying_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
@@ -88,18 +92,42 @@ def claim(ctx: Ctx, subject_id: int, cookies: Mapping[str, str]) -> int:
 # -- overview -----------------------------------------------------------------------------
 
 
+def _figures() -> Select[Any]:
+    """How many, first and last seen, and the oldest sighting, of each counted category.
+
+    Each figure is its own subquery: a lone min() or max() reads one end of the subject's
+    (subject_id, time) index, so only the counts walk a subject's rows. Built once: composing a
+    statement costs more than SQLite takes to answer it.
+    """
+    figures = []
+    for _, table, first, last, _ in _COUNTED:
+        mine = col(table.subject_id) == bindparam("subject_id")
+        figures += [
+            select(func.count()).select_from(table).where(mine).scalar_subquery(),
+            select(func.min(first)).where(mine).scalar_subquery(),
+            select(func.max(last)).where(mine).scalar_subquery(),
+            select(func.min(last)).where(mine).scalar_subquery(),
+        ]
+    return select(*figures)
+
+
+# Retention deletes search preferences by last sighting and log records by time; mail it keeps.
+_COUNTED = (
+    ("search_preferences", SearchPreference, SearchPreference.first_seen, SearchPreference.last_seen, True),
+    ("log_records", LogRecord, LogRecord.at, LogRecord.at, True),
+    ("promo_emails", PromoEmail, PromoEmail.at, PromoEmail.at, False),
+)
+_FIGURES = _figures()
+_IDENTIFIERS = select(
+    col(Identifier.kind), col(Identifier.first_seen), col(Identifier.last_seen), col(Identifier.expires_at)
+).where(col(Identifier.subject_id) == bindparam("subject_id"))
+
+
 def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
     """Per category: how many, first and last seen, and when portal.retention deletes the oldest."""
-    s = ctx.session
     days = timedelta(days=ctx.settings.log_retention_days)
-    idents = s.execute(
-        select(
-            col(Identifier.kind),
-            col(Identifier.first_seen),
-            col(Identifier.last_seen),
-            col(Identifier.expires_at),
-        ).where(col(Identifier.subject_id) == subject_id)
-    ).all()
+    params = {"subject_id": subject_id}
+    idents = ctx.session.execute(_IDENTIFIERS, params).all()
     # Retention deletes a cookie record once it is both unseen for the retention period and expired.
     purges = [max(r.last_seen + days, r.expires_at or r.last_seen) for r in idents if r.kind == "cookie"]
     stats = {
@@ -110,24 +138,9 @@ def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
             min(purges, default=None),
         ),
     }
-    # Counting is fine here (one index range per table); the log list itself never counts.
-    for key, table, first, last, purged in (
-        (
-            "search_preferences",
-            SearchPreference,
-            SearchPreference.first_seen,
-            SearchPreference.last_seen,
-            True,
-        ),
-        ("log_records", LogRecord, LogRecord.at, LogRecord.at, True),
-        ("promo_emails", PromoEmail, PromoEmail.at, PromoEmail.at, False),
-    ):
-        # Retention deletes search preferences by last sighting and log records by time.
-        count, lo, hi, oldest = s.execute(
-            select(func.count(), func.min(first), func.max(last), func.min(last)).where(
-                col(table.subject_id) == subject_id
-            )
-        ).one()
+    row = ctx.session.execute(_FIGURES, params).one()
+    for i, (key, _, _, _, purged) in enumerate(_COUNTED):
+        count, lo, hi, oldest = row[4 * i : 4 * i + 4]
         stats[key] = (count, lo, hi, oldest + days if purged and oldest is not None else None)
     out = []
     for key in OVERVIEW_KEYS:
@@ -140,7 +153,8 @@ def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
 # -- cookies ------------------------------------------------------------------------------
 
 
-def _cookie_view(row: Identifier, known: CookieCatalog, presented: Mapping[str, str], ctx: Ctx) -> CookieView:
+def _cookie_view(row: Any, known: CookieCatalog, presented: Mapping[str, str], ctx: Ctx) -> CookieView:
+    """`row`: an Identifier, or a row of its columns."""
     entry = known.get(row.name)
     terms = entry.decode(row.value) if entry else None
     identifies = entry is None or entry.identifies_browser
@@ -164,13 +178,18 @@ def _cookie_view(row: Identifier, known: CookieCatalog, presented: Mapping[str, 
     )
 
 
+# Pages read rows, not ORM objects, through statements built once (see _figures).
+_IDENT = metadata.tables["identifier"].c
+_COOKIES = (
+    select(metadata.tables["identifier"])
+    .where(_IDENT.subject_id == bindparam("subject_id"), _IDENT.kind == "cookie")
+    .order_by(_IDENT.last_seen.desc(), _IDENT.id.desc())
+)
+
+
 def cookies(ctx: Ctx, subject_id: int, presented: Mapping[str, str]) -> list[CookieView]:
     known = catalog.load(ctx)
-    rows = ctx.session.scalars(
-        select(Identifier)
-        .where(col(Identifier.subject_id) == subject_id, col(Identifier.kind) == "cookie")
-        .order_by(col(Identifier.last_seen).desc(), col(Identifier.id).desc())
-    ).all()
+    rows = ctx.session.execute(_COOKIES, {"subject_id": subject_id}).all()
     return [_cookie_view(r, known, presented, ctx) for r in rows]
 
 
@@ -224,7 +243,8 @@ def _source(source: str, engine: str) -> str:
     return f"Search engine: {engine}" if engine else "Search engine"
 
 
-def _pref_view(row: SearchPreference) -> PreferenceView:
+def _pref_view(row: Any) -> PreferenceView:
+    """`row`: a SearchPreference, or a row of its columns."""
     return PreferenceView(
         id=row.id,  # type: ignore[arg-type]
         term=row.term,
@@ -235,13 +255,16 @@ def _pref_view(row: SearchPreference) -> PreferenceView:
     )
 
 
+_PREF = metadata.tables["search_preference"].c
+_PREFERENCES = (
+    select(metadata.tables["search_preference"])
+    .where(_PREF.subject_id == bindparam("subject_id"))
+    .order_by(_PREF.last_seen.desc(), _PREF.id.desc())
+)
+
+
 def search_preferences(ctx: Ctx, subject_id: int) -> list[PreferenceView]:
-    rows = ctx.session.scalars(
-        select(SearchPreference)
-        .where(col(SearchPreference.subject_id) == subject_id)
-        .order_by(col(SearchPreference.last_seen).desc(), col(SearchPreference.id).desc())
-    ).all()
-    return [_pref_view(r) for r in rows]
+    return [_pref_view(r) for r in ctx.session.execute(_PREFERENCES, {"subject_id": subject_id})]
 
 
 def _own_preference(ctx: Ctx, subject_id: int, pref_id: int) -> SearchPreference | None:

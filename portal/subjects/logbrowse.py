@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, cast, func, or_, select, tuple_
+from sqlalchemy import Date, Executable, String, bindparam, cast, func, or_, select, tuple_
 from sqlmodel import col
 
 from portal.core.context import Ctx
-from portal.models import MAX_BIGINT, LogRecord
+from portal.models import MAX_BIGINT, LogRecord, metadata
 from portal.subjects.useragents import describe_user_agent
 
 PAGE_SIZE = 50
@@ -134,31 +135,46 @@ def parse_filter(
     return LogFilter(start, end, " ".join(raw_text.split())[:MAX_TEXT], tz), errors
 
 
-def _where(subject_id: int, filt: LogFilter) -> list[Any]:
-    clauses: list[Any] = [LogRecord.subject_id == subject_id]
-    lo, hi = filt.bounds()
-    if lo is not None:
-        clauses.append(LogRecord.at >= lo)
-    if hi is not None:
-        clauses.append(LogRecord.at < hi)
-    if filt.text:
-        needle = filt.text.lower()
+_AT = metadata.tables["log_record"].c.at.type
+
+
+def _where(has_lo: bool, has_hi: bool, has_text: bool) -> list[Any]:
+    """The filter's clauses, with its values as bind parameters (see _params)."""
+    clauses: list[Any] = [col(LogRecord.subject_id) == bindparam("subject_id")]
+    if has_lo:
+        clauses.append(col(LogRecord.at) >= bindparam("lo", type_=_AT))
+    if has_hi:
+        clauses.append(col(LogRecord.at) < bindparam("hi", type_=_AT))
+    if has_text:
+        pattern = bindparam("pattern", type_=String)
         clauses.append(
             or_(
-                func.lower(LogRecord.path).contains(needle, autoescape=True),
-                func.lower(LogRecord.referrer).contains(needle, autoescape=True),
+                func.lower(LogRecord.path).like(pattern, escape="\\"),
+                func.lower(LogRecord.referrer).like(pattern, escape="\\"),
             )
         )
     return clauses
 
 
-def page(ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit: int = PAGE_SIZE) -> LogPage:
-    """One page of the subject's records, newest first, strictly older than `after`."""
-    clauses = _where(subject_id, filt)
-    if after is not None:
+def _params(subject_id: int, filt: LogFilter) -> dict[str, Any]:
+    lo, hi = filt.bounds()
+    params: dict[str, Any] = {"subject_id": subject_id, "lo": lo, "hi": hi}
+    if filt.text:
+        # % and _ in what a person typed are literal characters, not wildcards.
+        needle = filt.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["pattern"] = f"%{needle}%"
+    return params
+
+
+@lru_cache(maxsize=32)
+def _page_statement(has_lo: bool, has_hi: bool, has_text: bool, paged: bool, limit: int) -> Executable:
+    """Built once per shape of filter: composing it cost more than the store takes to answer it."""
+    clauses = _where(has_lo, has_hi, has_text)
+    if paged:
         # A row-value comparison lets both stores walk the (subject_id, at, id) index backwards.
-        clauses.append(tuple_(LogRecord.at, LogRecord.id) < tuple_(after.at, after.id))
-    stmt = (
+        after = tuple_(bindparam("after_at", type_=_AT), bindparam("after_id"))
+        clauses.append(tuple_(LogRecord.at, LogRecord.id) < after)
+    return (
         select(
             col(LogRecord.id), col(LogRecord.at), col(LogRecord.method), col(LogRecord.path),
             col(LogRecord.status), col(LogRecord.referrer_domain), col(LogRecord.user_agent),
@@ -168,7 +184,16 @@ def page(ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit
         .order_by(col(LogRecord.at).desc(), col(LogRecord.id).desc())
         .limit(limit + 1)  # one more than shown tells whether there is a next page
     )  # fmt: skip
-    found = ctx.session.execute(stmt).all()
+
+
+def page(ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit: int = PAGE_SIZE) -> LogPage:
+    """One page of the subject's records, newest first, strictly older than `after`."""
+    params = _params(subject_id, filt)
+    stmt = _page_statement(params["lo"] is not None, params["hi"] is not None, "pattern" in params,
+                           after is not None, limit)  # fmt: skip
+    if after is not None:
+        params.update(after_at=after.at, after_id=after.id)
+    found = ctx.session.execute(stmt, params).all()
     rows = [
         LogRow(
             r.id, r.at, r.method, r.path, r.status, r.referrer_domain, describe_user_agent(r.user_agent), r.ip
@@ -195,17 +220,18 @@ def activity(ctx: Ctx, subject_id: int, filt: LogFilter) -> Activity:
 
 
 def _grouped(ctx: Ctx, subject_id: int, window: LogFilter) -> list[tuple[date, int]]:
-    clauses = _where(subject_id, window)
+    params = _params(subject_id, window)
+    clauses = _where(params["lo"] is not None, params["hi"] is not None, "pattern" in params)
     if ctx.session.get_bind().dialect.name == "postgresql":
         local_day = cast(func.timezone(window.tz.key, LogRecord.at), Date)
         stmt = select(local_day, func.count()).where(*clauses).group_by(local_day)
-        return [(d, n) for d, n in ctx.session.execute(stmt).all()]
+        return [(d, n) for d, n in ctx.session.execute(stmt, params).all()]
     # SQLite knows no time zones: count per UTC hour (stored text "YYYY-MM-DD HH:…"), then move
     # each hour to the person's day in Python. Exact for every zone whose offset is whole hours.
     hour = func.substr(LogRecord.at, 1, 13)
     stmt = select(hour, func.count()).where(*clauses).group_by(hour)
     out = []
-    for key, n in ctx.session.execute(stmt).all():
+    for key, n in ctx.session.execute(stmt, params).all():
         start = datetime.strptime(str(key), "%Y-%m-%d %H").replace(tzinfo=UTC)
         out.append((start.astimezone(window.tz).date(), n))
     return out

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -25,6 +26,11 @@ from portal.web.templating import make_templates
 
 log = logging.getLogger("portal")
 HOUSEKEEPING_EVERY_SECONDS = 5.0
+# Threads per worker process for store calls (anyio's default is 40). Their work holds the GIL
+# most of the time, so more threads add no throughput, only a longer queue for the GIL in which
+# the event loop loses its turn. Long work (an export) takes one thread; the others keep serving.
+THREADS = 8
+POOL_SPARE = 4  # connections beyond one per thread, for anything outside the thread pool
 
 
 def create_app(
@@ -32,12 +38,15 @@ def create_app(
 ) -> Starlette:
     settings = settings or load()
     clock = clock or Clock()
-    engine = make_engine(settings.database_url)
+    # Every thread can hold a connection at once, so none waits for the pool and none opens and
+    # closes an overflow connection per request (SQLite runs four PRAGMAs on each new one).
+    engine = make_engine(settings.database_url, pool_size=THREADS, max_overflow=POOL_SPARE)
     check_engine(engine)
     factory = session_factory(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = THREADS
         current = await run_in_threadpool(migrations.current, engine)
         if current not in migrations.heads():
             raise ConfigError(f"the store is at migration {current}; run `portal db upgrade` first")

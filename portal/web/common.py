@@ -17,7 +17,7 @@ from starlette.routing import Route
 from portal.accounts.sessions import Current
 from portal.core.context import Ctx
 from portal.core.links import MAILED
-from portal.core.store import transaction
+from portal.core.store import run_transaction, transaction
 from portal.web import gpc
 
 T = TypeVar("T")
@@ -46,12 +46,21 @@ def make_ctx(request: Request, session: Any) -> Ctx:
     )
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def call(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run one service function in its own transaction, off the event loop."""
+    """Run one service function in its own transaction, off the event loop.
+
+    For a page view the transaction is read-only first: one that changes nothing writes nothing.
+    """
 
     def run() -> T:
-        with transaction(request.app.state.session_factory) as session:
-            return fn(make_ctx(request, session), *args, **kwargs)
+        return run_transaction(
+            request.app.state.session_factory,
+            lambda session: fn(make_ctx(request, session), *args, **kwargs),
+            read_first=request.method in SAFE_METHODS,
+        )
 
     return await run_in_threadpool(run)
 

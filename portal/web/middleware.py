@@ -24,7 +24,7 @@ from portal.core.clock import Clock
 from portal.core.context import Ctx
 from portal.core.crypto import same
 from portal.core.settings import Settings
-from portal.core.store import transaction
+from portal.core.store import run_transaction, transaction
 from portal.models import WebSession
 from portal.web import flash
 
@@ -69,6 +69,7 @@ class PortalMiddleware:
         self.settings = settings
         self.factory = factory
         self.clock = clock
+        self._touching: set[str] = set()  # sessions whose activity a request of this worker records
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,6 +106,8 @@ class PortalMiddleware:
             log.exception("unhandled error on %s %s", scope.get("method"), path)
             if not started:
                 await self._error_page(scope, send_wrapper, 500, "errors/500.html", {})
+        if not sessionless:
+            await self._touch(state)
 
     # -- session ---------------------------------------------------------------------------
 
@@ -123,13 +126,16 @@ class PortalMiddleware:
             state["set_session"] = current.token
 
     def _load_session(self, token: str | None, consume_flash: bool) -> tuple[sessions.Current, list[Any]]:
-        with transaction(self.factory) as session:
+        def load(session: Session) -> tuple[sessions.Current, list[Any]]:
             ctx = Ctx(session=session, settings=self.settings, now=self.clock.now())
             current = sessions.load(ctx, token) or sessions.create(ctx)
             flashes = flash.decode(current.row.flash) if consume_flash else []
             if consume_flash and current.row.flash:
                 current.row.flash = None
             return current, flashes
+
+        # Read-only unless this request creates or expires the session or consumes a flash.
+        return run_transaction(self.factory, load, read_first=True)
 
     async def _finish_session(self, state: dict[str, Any], headers: MutableHeaders) -> None:
         current: sessions.Current | None = state.get("current")
@@ -139,6 +145,30 @@ class PortalMiddleware:
         if "set_session" in state:
             headers.append("set-cookie", self._session_cookie(state["set_session"]))
         headers.append("vary", "Cookie")
+
+    async def _touch(self, state: dict[str, Any]) -> None:
+        """Record the session's activity once a minute, after the answer has gone out.
+
+        Not in the page view's own transaction: every request of a busy session (tabs, htmx) would
+        find the minute up at once and queue for the same row. Here one request per worker writes
+        and the others go on; the person waits for none of it.
+        """
+        current: sessions.Current | None = state.get("current")
+        if current is None or current.id_hash in self._touching:
+            return
+        if not sessions.touch_due(current, self.clock.now()):
+            return
+        self._touching.add(current.id_hash)
+        try:
+            await run_in_threadpool(self._save_touch, current.id_hash)
+        except Exception:  # the next request tries again
+            log.exception("recording session activity failed")
+        finally:
+            self._touching.discard(current.id_hash)
+
+    def _save_touch(self, id_hash: str) -> None:
+        with transaction(self.factory) as session:
+            sessions.touch(Ctx(session=session, settings=self.settings, now=self.clock.now()), id_hash)
 
     def _save_flashes(self, id_hash: str, items: list[Any]) -> None:
         with transaction(self.factory) as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +21,8 @@ from portal.web.flash import flash
 
 PASSWORD_FIELD_LIMIT = 1024
 CHUNK = 256 * 1024
+# A fresh interpreter: a forked copy of a worker would inherit its threads' locks and its sockets.
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 def _page_context(ctx: Ctx, cur: sessions.Current) -> dict[str, Any]:
@@ -71,9 +74,22 @@ async def create(request: Request) -> Response:
         flash(request, str(exc), "error")
         return redirect(request, "my.export")
     state = request.app.state
-    # Built synchronously off the event loop; the page tells the person this may take a while.
-    await run_in_threadpool(exports.build, state.engine, state.settings, state.clock.now(), started.export_id)
-    flash(request, f"Your data is ready. The download link works once, for {_hours()} hours.", "success")
+    # Built before the answer (the page tells the person this may take a while), in a process of
+    # its own: see exports.build_apart.
+    builder = _SPAWN.Process(
+        target=exports.build_apart, args=(state.settings, state.clock.now(), started.export_id), daemon=True
+    )
+    builder.start()
+    await run_in_threadpool(builder.join)
+    if builder.exitcode != 0:
+        raise RuntimeError(f"building export {started.export_id} failed (exit status {builder.exitcode})")
+    link = request.url_for("my.export_download", token=started.token).path
+    flash(
+        request,
+        f"Your data is ready. The download link works once, for {_hours()} hours.",
+        "success",
+        download=link,
+    )
     return redirect(request, "my.export")
 
 

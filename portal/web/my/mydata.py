@@ -170,12 +170,12 @@ async def _logs(request: Request, subject_id: int, tz: ZoneInfo, route: str, **c
     after = logbrowse.Cursor.decode(q.get("after"))
     fragment = bool(request.headers.get("hx-request")) and after is not None
     found = await call(request, logbrowse.page, subject_id, filt, after)
-    base = request.url_for(route).path
+    base = str(request.app.url_path_for(route))
     next_url = None
     if found.next is not None:
         next_url = f"{base}?{urlencode({**filt.params(), 'after': found.next.encode()})}"
     # The chart has its own URL: counting per day grows with the records, the first page must not.
-    chart_url = request.url_for(ACTIVITY[route]).path
+    chart_url = str(request.app.url_path_for(ACTIVITY[route]))
     if filt.params():
         chart_url += "?" + urlencode(filt.params())
     page_context = {
