@@ -15,7 +15,7 @@ from portal.models.base import metadata
 from portal.models.consent import CONSENT_FIELDS, CONSENT_VIA, Consent, ConsentEvent
 from portal.models.exports import DataExport
 from portal.models.ingest import IngestRun, IngestSource, QuarantinedLine, UnclassifiedCookie
-from portal.models.requests import DataRequest, RequestEvent, RequestNote
+from portal.models.requests import DataRequest, ErasureRun, RequestEvent, RequestNote
 from portal.models.sitedata import (
     CatalogCookie,
     Identifier,
@@ -25,6 +25,7 @@ from portal.models.sitedata import (
     SiteAccount,
     SubjectLink,
 )
+from portal.models.suppression import ErasedIdentifier, Suppression
 
 __all__ = [
     "CONSENT_FIELDS",
@@ -34,6 +35,8 @@ __all__ = [
     "ConsentEvent",
     "DataExport",
     "DataRequest",
+    "ErasedIdentifier",
+    "ErasureRun",
     "Identifier",
     "IngestRun",
     "IngestSource",
@@ -44,6 +47,7 @@ __all__ = [
     "QuarantinedLine",
     "SearchPreference",
     "SiteAccount",
+    "Suppression",
     "SubjectLink",
     "UnclassifiedCookie",
     "ROLES",

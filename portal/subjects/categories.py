@@ -408,13 +408,25 @@ OTHER_TABLES: Mapping[str, OtherTable] = {
         "signed sizes and root hashes of the audit log", {"body": "the signed statement: size, root, time"}
     ),
     "throttle": OtherTable("failure counters under keyed hashes of emails and addresses, 15 minutes"),
+    "erasure_run": OtherTable("how far each erasure got: rows per category, counts only"),
 }
 
-# Personal data that no subject reference ties to anyone: kept briefly, then deleted by retention.
+# Personal data that no subject reference ties to anyone (each entry says how long it is kept).
 UNLINKED: Mapping[str, Unlinked] = {
     "quarantined_line": Unlinked(
         "access-log lines ingest could not read (their first 4 KiB), for admins to see why; linked to "
         "nobody, deleted by retention",
         ("raw", "path"),
+    ),
+    # What outlives an erasure (portal/subjects/suppression.py), tied to no subject and kept for good.
+    "suppression": Unlinked(
+        "keyed hashes of the email addresses of erased people, so the site never mails them promotions "
+        "again, not even after they register anew; they cannot be read back into addresses",
+        ("email_hash",),
+    ),
+    "erased_identifier": Unlinked(
+        "keyed hashes of the identification-cookie values and site user ids of erased people, so that "
+        "the site's later logs and events are never tied to anyone through them again",
+        ("value_hash",),
     ),
 }

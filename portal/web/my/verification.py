@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from portal.audit.checkpoints import key_id, load_or_create_key, public_pem
 from portal.audit.receipts import verify_receipt
-from portal.web.common import field, form, render
+from portal.web.common import field, form, mailed, render
 
 MAX_RECEIPT = 64 * 1024
 
@@ -56,5 +56,6 @@ def _check(request: Request, text: str) -> dict[str, Any]:
 
 ROUTES = [
     Route("/.well-known/portal-audit-key", audit_key, name="receipts.key", methods=["GET"]),
-    Route("/receipts/verify", verify_page, name="receipts.verify", methods=["GET", "POST"]),
+    # Mailed (with deletion certificates), so its path is fixed in portal/core/links.py.
+    mailed("receipts.verify", verify_page, ["GET", "POST"]),
 ]
