@@ -13,6 +13,7 @@ from portal.cli.ingest import ingest
 from portal.cli.relink import relink
 from portal.cli.requests import requests_group
 from portal.cli.retention import retention_group
+from portal.cli.suppressions import suppressions_group
 from portal.core.errors import ConfigError
 from portal.core.settings import describe
 
@@ -148,3 +149,4 @@ main.add_command(ingest)
 main.add_command(relink)
 main.add_command(retention_group)
 main.add_command(requests_group)
+main.add_command(suppressions_group)

@@ -149,6 +149,8 @@ def run_due_cmd() -> None:
         ("waiting for staff review", result.awaiting_review),
         ("started", result.started),
         ("completed", result.completed),
+        ("stopped (put on hold or extended while it ran)", result.stopped),
+        ("running in another process", result.busy),
     ):
         click.echo(f"{label}: {', '.join(map(str, ids)) or 'none'}")
     if result.refreshed:
