@@ -16,16 +16,18 @@ import time
 from dataclasses import replace
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
 from portal.audit import verifier
 from portal.audit.checkpoints import load_or_create_key
+from portal.cli import main
 from portal.core.settings import Settings
 from portal.requests import actions, erasure, runlock
 from tests import sitedata_factory as f
-from tests.conftest import Store
+from tests.conftest import STRONG_PASSWORD, Store
 from tests.erasure_util import rows, scalar
-from tests.request_util import account_subject, request_in, status_of
+from tests.request_util import account_subject, portal_with, request_in, status_of
 
 RECORDS = 1500
 BATCH = 10
@@ -144,6 +146,18 @@ def test_put_on_hold_mid_run_it_stops_and_goes_on_when_resumed(cli_env: Store) -
     assert 0 < left < records and status_of(store, request_id) == "on_hold"
     with pytest.raises(erasure.NotInProgress):  # on hold, nothing more is erased
         erasure.run(store.factory, store.settings, store.clock, request_id)
+    # How far it got, for operators and for the person (who may log in again until it is done).
+    shown = CliRunner().invoke(main, ["requests", "show", str(request_id)])
+    assert f"erasure:   {records - left + 3:,} of {records + 5:,} rows" in shown.output, shown.output
+    assert f"Access-log records: {records - left:,} of {records:,}" in shown.output
+    with portal_with(store) as portal:
+        client = portal.client()
+        assert (
+            client.submit("/login", {"email": "ann@example.org", "password": STRONG_PASSWORD}).status_code
+            == 303
+        )
+        page = client.get(f"/my/requests/{request_id}").text
+        assert "Erasing your data" in page and "Paused while the request is “On hold”" in page
     with store.ctx(actor="account:9") as ctx:
         actions.resume(ctx, request_id)
     settings = replace(store.settings, erasure_batch=500)

@@ -15,7 +15,7 @@ from portal.core.clock import Clock
 from portal.core.settings import SETTINGS, holiday_country
 from portal.models import Account
 from portal.models.requests import REGIMES, REQUEST_KINDS, REQUEST_STATUSES
-from portal.requests import actions, deadlines, queue, timeline, waiting
+from portal.requests import actions, deadlines, erasure, queue, timeline, waiting
 from portal.requests.statuses import LABELS
 
 
@@ -123,6 +123,12 @@ def show_cmd(request_id: int) -> None:
             review = ctx.settings.erasure_review
             click.echo(f"waits:     until {row.wait_until:%Y-%m-%d %H:%M} UTC (review: {review})")
         click.echo(f"assignee:  {assignee.email if assignee else 'nobody'}")
+        done = erasure.progress(ctx.session, request_id) if row.kind == "erasure" else None
+        if done is not None:
+            state = "finished" if done.finished else f"{done.percent}%"
+            click.echo(f"erasure:   {done.done:,} of {done.planned:,} rows, {state}, {done.batches} batches")
+            for title, n, planned in done.per_category:
+                click.echo(f"           {title}: {n:,} of {planned:,}")
         click.echo("timeline (its messages and anything the person wrote are shown in the portal only):")
         for event in timeline.events(ctx, request_id):
             what = event.action

@@ -19,18 +19,19 @@ from portal.core.context import Ctx
 from portal.core.crypto import sha256_hex
 from portal.core.links import absolute
 from portal.models.requests import DataRequest
+from portal.requests import preview
 from portal.subjects import registry
 
 BEGIN, END = "-----BEGIN DELETION CERTIFICATE-----", "-----END DELETION CERTIFICATE-----"
 
 # What survives an erasure beyond the registry's own categories, and why (the preview shows the same).
 SUPPRESSION_KEPT = (
-    "Your email address, as a keyed one-way hash on the suppression list",
+    preview.SUPPRESSION[0],
     "GDPR Art. 21(3) and Art. 6(1)(c): your objection to direct marketing is honoured for good, even "
     "if you register anew; the hash cannot be turned back into your address.",
 )
 IDENTIFIERS_KEPT = (
-    "Your identification cookies and site user ids, as keyed one-way hashes",
+    preview.IDENTIFIERS[0],
     "GDPR Art. 17 with Art. 6(1)(f): so that the site's later logs and events are never tied to you "
     "again; the hashes cannot be turned back into the values.",
 )
