@@ -7,21 +7,19 @@ from __future__ import annotations
 import io
 import json
 import re
-import sqlite3
 import zipfile
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import LargeBinary, String, Text, insert, select, text
-from sqlalchemy.engine import make_url
 
 from portal.models import Identifier, LogRecord, metadata
 from portal.models.sitedata import log_record_id
 from portal.subjects import deletion, identity
 from tests import sitedata_factory as f
 from tests.conftest import Client, Portal
+from tests.erasure_util import database_bytes
 from tests.export_seed import download_link
 
 KUNG, LATE, RIVERS = "kung fu classics", "late night films", "documentaries about rivers"
@@ -103,19 +101,6 @@ def _export(client: Client) -> str:
     return _zip_text(r.content)
 
 
-def _file_bytes(portal: Portal) -> bytes:
-    """The SQLite database after a WAL checkpoint: the main file's bytes and what is left of the WAL."""
-    path = Path(make_url(portal.store.settings.database_url).database or "")
-    conn = sqlite3.connect(path, isolation_level=None)  # outside any transaction, as a checkpoint must be
-    try:
-        busy, _frames, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        assert busy == 0
-    finally:
-        conn.close()
-    wal = path.with_name(path.name + "-wal")
-    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-
-
 @pytest.mark.parametrize("how", ["delete all", "personalisation off"])
 def test_deleting_all_search_terms_leaves_no_copy_anywhere(portal: Portal, how: str) -> None:
     ann, me = _person(portal, "ann@example.com", ANN_ID, "192.0.2.10")
@@ -144,7 +129,7 @@ def test_deleting_all_search_terms_leaves_no_copy_anywhere(portal: Portal, how: 
     for term in (KUNG, LATE, RIVERS):
         assert not any(form.lower() in exported for form in _forms(term)), term
     if portal.store.kind == "sqlite":
-        raw = _file_bytes(portal).lower()
+        raw = database_bytes(portal.store).lower()
         for term in (KUNG, LATE, RIVERS):
             for form in _forms(term):
                 assert form.encode() not in raw, form
@@ -179,7 +164,7 @@ def test_deleting_one_term_removes_its_copies_and_keeps_the_others(
     assert "https://duckduckgo.com/?q=REDACTED#q=REDACTED" in refs  # every parameter of that engine
     assert "https://www.bing.com/search?q=documentaries+about+rivers&form=QBLH" in refs
     if portal.store.kind == "sqlite":
-        raw = _file_bytes(portal).lower()
+        raw = database_bytes(portal.store).lower()
         assert not any(form.encode() in raw for form in _forms(KUNG))
         assert b"documentaries+about+rivers" in raw
 

@@ -1,9 +1,8 @@
 """Four-eyes: an erasure staff approved runs, and a copy staff prepared is sent, only after a second
 member of staff confirms; the same person can never do both; nothing runs before the confirmation.
 
-The erasure engine is phase 2 of issue 12: here the confirmed erasure is handed to its entry point
-(`portal/requests/erasure.py` `run`, via `foureyes.hand_over`), which still answers "erasure engine not
-built yet". Phase 2 adds the deletion assertions to the hand-over below.
+The confirmed erasure is handed to the erasure engine (`portal/requests/erasure.py` `run`, via
+`foureyes.hand_over`) after the answer has gone out; the request's page shows how far it got.
 """
 
 from __future__ import annotations
@@ -55,18 +54,21 @@ def test_the_approver_cannot_confirm_and_nothing_runs_before_a_second_person_doe
     page = second.get(f"/staff/requests/{request_id}").text
     assert "Approved by first@example.org" in page and "Confirm and run the erasure" in page
     page = act(second, request_id, "confirm_erasure")
-    # Handed to the engine's entry point, which phase 2 of issue 12 builds.
-    assert "Erasure confirmed and started." in page and "erasure engine not built yet" in page
-    assert status_of(portal.store, request_id) == "in_progress"
+    assert "Erasure confirmed and started" in page
+    # The engine ran once the answer had gone out: the person is erased, the request completed.
+    assert status_of(portal.store, request_id) == "completed"
+    page = second.get(f"/staff/requests/{request_id}").text
+    assert "Erasure progress" in page and "(100%), finished" in page
+    assert portal.store.scalar("SELECT count(*) FROM account WHERE email = :e", e=A) == 0
     steps = [(author, now) for author, _a, _f, now, _m, _s in timeline_rows(portal.store, request_id)]
-    assert steps[-2:] == [("staff", "approved"), ("staff", "in_progress")]
+    assert steps[-3:] == [("staff", "approved"), ("staff", "in_progress"), ("portal", "completed")]
     actors = portal.store.scalar(
         "SELECT string_agg(actor, ',') FROM audit_entry WHERE action IN ('request.approved', 'request.in_progress')"
     ) if portal.store.kind == "postgresql" else portal.store.scalar(
         "SELECT group_concat(actor, ',') FROM audit_entry WHERE action IN ('request.approved', 'request.in_progress')"
     )  # fmt: skip
     assert actors == f"account:{first_id},account:{second_id}"
-    assert [i for i, _ in _run_due(portal).failed] == [request_id]  # run-due keeps handing it over
+    assert _run_due(portal).failed == []  # nothing left for run-due
 
 
 def test_an_erasure_still_in_its_waiting_period_cannot_be_confirmed(portal: Portal) -> None:
@@ -91,7 +93,7 @@ def test_four_eyes_off_is_for_a_team_of_one_admin(portal: Portal, team: int) -> 
         page = act(admin, request_id, "confirm_erasure")
         board = admin.get("/staff").text
         if team == 1:
-            assert status_of(solo.store, request_id) == "in_progress"
+            assert status_of(solo.store, request_id) == "completed"
             assert "<strong>Off</strong>" in board
         else:
             assert "four-eyes" in page and status_of(solo.store, request_id) == "approved"

@@ -1,9 +1,6 @@
-"""After the waiting period an erasure runs by itself (run-due, and inside `portal serve`); a
-cancelled one never does; staff review when told to; staff are reminded before deadlines.
-
-The erasure engine itself is phase 2 of issue 12: these tests hold for it too, except the one
-marked "until the engine exists", which phase 2 replaces with the deletion assertions.
-"""
+"""After the waiting period an erasure runs by itself (run-due, and inside `portal serve`) and the
+person's data is gone; a cancelled one never runs; staff review when told to; staff are reminded
+before deadlines."""
 
 from __future__ import annotations
 
@@ -34,7 +31,7 @@ def _run(portal: Portal) -> waiting.RunDue:
 
 
 def _engine_ran_once_for(result: waiting.RunDue, request_id: int) -> bool:
-    return result.completed + [i for i, _ in result.failed] == [request_id]
+    return result.completed == [request_id] and not result.failed
 
 
 def test_erasure_runs_by_itself_after_the_wait(portal: Portal) -> None:
@@ -48,7 +45,9 @@ def test_erasure_runs_by_itself_after_the_wait(portal: Portal) -> None:
     assert _engine_ran_once_for(result, request_id)
     steps = [(author, was, now) for author, _, was, now, _m, _s in timeline_rows(portal.store, request_id)]
     assert steps[3:5] == [("portal", "in_review", "approved"), ("portal", "approved", "in_progress")]
-    assert "The waiting period is over" in timeline_rows(portal.store, request_id)[3][4]
+    # The erasure blanked every message of her timeline but the last, which says it is done.
+    messages = [m for *_, m, _s in timeline_rows(portal.store, request_id)]
+    assert messages[:-1] == [None] * 5 and "Your data is erased" in messages[-1]
     again = _run(portal)  # nothing is approved or started twice
     assert again.approved == [] and again.started == []
 
@@ -93,22 +92,28 @@ def test_review_always_leaves_erasures_to_staff(store: Store) -> None:
         assert timeline_rows(portal.store, request_id)[3][:4] == ("staff", "status", "in_review", "approved")
 
 
-def test_until_the_engine_exists_run_due_says_so_and_deletes_nothing(cli_env: Store) -> None:
-    # Phase 2 of issue 12 replaces this test: the erasure then completes and the data is gone.
+def test_run_due_erases_the_person_and_completes_the_request(cli_env: Store) -> None:
     with portal_with(cli_env, erasure_wait_days=0) as portal:
         client, subject, request_id = file_erasure(portal, A)
         f.log_records(cli_env, subject, 5, source_id=f.source(cli_env))
+        other = account_subject(cli_env, "bob@example.org")
+        f.log_records(cli_env, other, 3, source_id=f.source(cli_env, "/other.log"))
         result = CliRunner().invoke(main, ["requests", "run-due"])
-        assert result.exit_code == 1
-        assert f"started: {request_id}" in result.output
-        assert f"error: request {request_id}: erasure engine not built yet" in result.output
-        assert status_of(cli_env, request_id) == "in_progress"
-        assert cli_env.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=subject) == 5
-        assert cli_env.scalar("SELECT count(*) FROM account WHERE email = :e", e=A) == 1
-        # Once it is being carried out, the person can no longer cancel it.
-        r = client.submit(f"/my/requests/{request_id}/cancel", form_page=f"/my/requests/{request_id}")
-        assert r.status_code == 303 and status_of(cli_env, request_id) == "in_progress"
-        assert "can no longer be cancelled" in client.get(f"/my/requests/{request_id}").text
+        assert result.exit_code == 0, result.output
+        assert f"started: {request_id}" in result.output and f"completed: {request_id}" in result.output
+        assert status_of(cli_env, request_id) == "completed"
+        assert cli_env.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=subject) == 0
+        assert cli_env.scalar("SELECT count(*) FROM log_record WHERE subject_id = :s", s=other) == 3
+        assert cli_env.scalar("SELECT count(*) FROM account WHERE email = :e", e=A) == 0
+        assert cli_env.scalar("SELECT subject_id FROM data_request WHERE id = :i", i=request_id) is None
+        steps = [(was, now) for _a, _act, was, now, _m, _s in timeline_rows(cli_env, request_id)]
+        assert steps[-2:] == [("approved", "in_progress"), ("in_progress", "completed")]
+        assert "deletion certificate" in portal.outbox(A)[-1][0]
+        # Signed out everywhere: her browser's session is gone with her account.
+        r = client.get(f"/my/requests/{request_id}", follow_redirects=False)
+        assert r.status_code in (302, 303) and "/login" in r.headers["location"]
+        again = CliRunner().invoke(main, ["requests", "run-due"])  # nothing left to do, nothing fails
+        assert again.exit_code == 0 and "completed: none" in again.output
 
 
 def test_housekeeping_runs_due_erasures_at_most_every_minute(store: Store) -> None:

@@ -36,6 +36,8 @@ from portal.core.errors import NotFound
 from portal.models import MAX_INTEGER, AuditEntry
 
 FORMAT = "portal-audit-receipt/1"
+# A signed statement carrying a receipt (portal/audit/certificates.py); checked here too.
+CERTIFICATE_FORMAT = "portal-erasure-certificate/1"
 _BATCH = 10_000
 
 
@@ -231,16 +233,22 @@ def load_json(text: str | bytes) -> Any:
 
 
 def verify_receipt(receipt: dict[str, Any], public_key: Ed25519PublicKey | str | bytes) -> tuple[bool, str]:
-    """(True, summary) when the receipt proves its entry is in a log signed by `public_key`."""
+    """(True, summary) when the receipt proves its entry is in a log signed by `public_key`; a
+    deletion certificate is accepted when its signature and the receipt it carries both hold."""
     try:
         public = public_key if isinstance(public_key, Ed25519PublicKey) else load_public_key(public_key)
-        return True, _check(receipt, public)
+        if isinstance(receipt, dict) and receipt.get("format") == CERTIFICATE_FORMAT:
+            from portal.audit import certificates  # it builds on this module
+
+            return True, certificates.check(receipt, public)
+        return True, check_receipt(receipt, public)
     except (CheckpointError, KeyError, TypeError, ValueError, OverflowError) as exc:
         reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         return False, reason
 
 
-def _check(receipt: dict[str, Any], public: Ed25519PublicKey) -> str:
+def check_receipt(receipt: dict[str, Any], public: Ed25519PublicKey) -> str:
+    """The summary of a receipt that holds; raises ValueError (KeyError, TypeError) otherwise."""
     if not isinstance(receipt, dict) or receipt.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} receipt")
     kid = key_id(public)

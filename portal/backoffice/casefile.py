@@ -23,7 +23,7 @@ from portal.core.context import Ctx
 from portal.core.errors import NotFound
 from portal.models import Account, RequestConfirmation
 from portal.models.requests import DataRequest, RequestNote
-from portal.requests import copies, deadlines, foureyes, onbehalf, queue, statuses, timeline
+from portal.requests import copies, deadlines, erasure, foureyes, onbehalf, queue, statuses, timeline
 from portal.requests.deadlines import Deadline
 from portal.requests.statuses import LABELS, PAUSED
 
@@ -67,6 +67,7 @@ class Case:
     copy: dict[str, Any] = field(default_factory=dict)  # access: the prepared copy, if any
     four_eyes: bool = True
     me: str = ""
+    erasing: erasure.Progress | None = None  # erasure: how far the engine got, once it started
 
     @property
     def has_personal_text(self) -> bool:
@@ -151,6 +152,7 @@ def load(ctx: Ctx, request_id: int, *, revealed: bool = False) -> Case:
     if row.kind == "erasure":
         case.approver = foureyes.approver(ctx, request_id)
         case.approver_words = _who(case.approver, staff) if case.approver else ""
+        case.erasing = erasure.progress(ctx.session, request_id)
     prepared = copies.prepared(ctx, request_id) if row.kind == "access" else None
     if prepared is not None:
         copy, export = prepared

@@ -85,7 +85,9 @@ def act(ctx: Ctx, request_id: int, action: str, form: Mapping[str, str]) -> Done
             "Note added (staff only).", actions.add_note(ctx, request_id, form.get("body", ""))
         ),
         "confirm_erasure": lambda: Done(
-            "Erasure confirmed and started.", foureyes.confirm_erasure(ctx, request_id), hand_over=True
+            "Erasure confirmed and started: it runs now, and this page shows how far it got.",
+            foureyes.confirm_erasure(ctx, request_id),
+            hand_over=True,
         ),
         "run_erasure": lambda: _run_erasure(ctx, request_id),
         "prepare_copy": lambda: _copy(

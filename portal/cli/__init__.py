@@ -14,6 +14,7 @@ from portal.cli.relink import relink
 from portal.cli.requests import requests_group
 from portal.cli.retention import retention_group
 from portal.cli.serve import serve
+from portal.cli.suppressions import suppressions_group
 from portal.core.errors import ConfigError
 from portal.core.files import loose_modes
 from portal.core.settings import describe
@@ -128,3 +129,4 @@ main.add_command(relink)
 main.add_command(retention_group)
 main.add_command(requests_group)
 main.add_command(serve)
+main.add_command(suppressions_group)

@@ -17,7 +17,7 @@ from portal.core.settings import SETTINGS, holiday_country
 from portal.core.store import transaction
 from portal.models import Account
 from portal.models.requests import REGIMES, REQUEST_KINDS, REQUEST_STATUSES
-from portal.requests import actions, deadlines, onbehalf, queue, timeline, waiting
+from portal.requests import actions, deadlines, erasure, onbehalf, queue, timeline, waiting
 from portal.requests.statuses import LABELS
 
 
@@ -125,6 +125,12 @@ def show_cmd(request_id: int) -> None:
             review = ctx.settings.erasure_review
             click.echo(f"waits:     until {row.wait_until:%Y-%m-%d %H:%M} UTC (review: {review})")
         click.echo(f"assignee:  {assignee.email if assignee else 'nobody'}")
+        run = erasure.progress(ctx.session, request_id) if row.kind == "erasure" else None
+        if run is not None:
+            state = "finished" if run.finished else f"{run.percent}%"
+            click.echo(f"erasure:   {run.done:,} of {run.planned:,} rows, {state}, {run.batches} batches")
+            for title, n, planned in run.per_category:
+                click.echo(f"           {title}: {n:,} of {planned:,}")
         click.echo("timeline (its messages and anything the person wrote are shown in the portal only):")
         for event in timeline.events(ctx, request_id):
             what = event.action
@@ -154,6 +160,8 @@ def run_due_cmd() -> None:
         ("waiting for staff review", result.awaiting_review),
         ("started", result.started),
         ("completed", result.completed),
+        ("stopped (put on hold or extended while it ran)", result.stopped),
+        ("running in another process", result.busy),
         ("on behalf: reminded to confirm", swept.reminded),
         ("on behalf: closed unconfirmed", swept.closed),
     ):

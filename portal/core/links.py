@@ -19,6 +19,7 @@ MAILED: dict[str, str] = {
     "auth.reset": "/password/reset/{token}",
     "consent.unsubscribe": "/unsubscribe/{token}",
     "my.request": "/my/requests/{id}",
+    "receipts.verify": "/receipts/verify",
     "staff.home": "/staff",
     "auth.invite": "/invite/{token}",
     "requests.confirm": "/requests/confirm/{token}",

@@ -18,8 +18,11 @@ from portal.models import OutboxMail
 log = logging.getLogger("portal.core.mail")
 
 
-def queue(ctx: Ctx, to: str, subject: str, body: str) -> OutboxMail:
-    mail = OutboxMail(to_addr=to, subject=subject, body=body, created_at=ctx.now)
+def queue(ctx: Ctx, to: str, subject: str, body: str, *, erase_when_sent: bool = False) -> OutboxMail:
+    """`erase_when_sent`: the row goes, address and all, once delivered (mail to an erased person)."""
+    mail = OutboxMail(
+        to_addr=to, subject=subject, body=body, created_at=ctx.now, erase_when_sent=erase_when_sent
+    )
     ctx.session.add(mail)
     ctx.session.flush()
     return mail
@@ -54,7 +57,7 @@ def deliver_pending(ctx: Ctx, limit: int = 50) -> int:
         mail.attempts += 1
         if not ctx.settings.smtp_url:
             print(f"\n--- mail to {mail.to_addr}: {mail.subject}\n{mail.body}\n---", flush=True)
-            mail.sent_at = ctx.now
+            _sent(ctx, mail)
             sent += 1
             continue
         try:
@@ -63,8 +66,14 @@ def deliver_pending(ctx: Ctx, limit: int = 50) -> int:
             mail.last_error = f"{exc.__class__.__name__}: {exc}"[:500]
             log.warning("mail %s not delivered: %s", mail.id, mail.last_error)
             continue
-        mail.sent_at = ctx.now
         # Delivered mail holds live single-use links; the store need not keep them.
         mail.body = ""
+        _sent(ctx, mail)
         sent += 1
     return sent
+
+
+def _sent(ctx: Ctx, mail: OutboxMail) -> None:
+    mail.sent_at = ctx.now
+    if mail.erase_when_sent:
+        ctx.session.delete(mail)

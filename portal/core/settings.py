@@ -120,6 +120,12 @@ SETTINGS: tuple[Setting, ...] = (
         "auto: an erasure runs by itself after the wait; always: staff review every erasure first.",
     ),
     Setting(
+        "PORTAL_ERASURE_BATCH",
+        "5000",
+        "Rows the erasure engine deletes or blanks per transaction (each commits on its own, so a "
+        "stopped run resumes where it was); 1-100000.",
+    ),
+    Setting(
         "PORTAL_REQUEST_REMINDER_DAYS",
         "5",
         "Staff are mailed a reminder this many days before an open request's deadline.",
@@ -159,6 +165,7 @@ class Settings:
     request_time_zone: str = "UTC"
     erasure_wait_days: int = 7
     erasure_review: str = "auto"
+    erasure_batch: int = 5000
     request_reminder_days: int = 5
     trusted_proxies: tuple[str, ...] = ()
     audit_witness_path: Path | None = None
@@ -249,6 +256,16 @@ def _days(env: str, raw: str, minimum: int) -> int:
         raise ConfigError(f"{env} must be a whole number of days, not {raw!r}") from None
     if not minimum <= value <= 36500:
         raise ConfigError(f"{env} must be between {minimum} and 36500")
+    return value
+
+
+def _count(env: str, raw: str, minimum: int, maximum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{env} must be a whole number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{env} must be between {minimum} and {maximum}")
     return value
 
 
@@ -344,6 +361,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         request_time_zone=_time_zone(get("PORTAL_REQUEST_TIME_ZONE")),
         erasure_wait_days=_days("PORTAL_ERASURE_WAIT_DAYS", get("PORTAL_ERASURE_WAIT_DAYS"), 0),
         erasure_review=_choice("PORTAL_ERASURE_REVIEW", get("PORTAL_ERASURE_REVIEW"), ("auto", "always")),
+        erasure_batch=_count("PORTAL_ERASURE_BATCH", get("PORTAL_ERASURE_BATCH"), 1, 100_000),
         request_reminder_days=_days("PORTAL_REQUEST_REMINDER_DAYS", get("PORTAL_REQUEST_REMINDER_DAYS"), 0),
         trusted_proxies=_proxies(get("PORTAL_TRUSTED_PROXIES")),
         four_eyes=_bool("PORTAL_FOUR_EYES", get("PORTAL_FOUR_EYES")),

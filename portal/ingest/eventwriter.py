@@ -7,17 +7,22 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 
 from portal.core.context import Ctx
+from portal.ingest import erased
 from portal.ingest.events import AccountEvent, CookieSetEvent, EmailSentEvent, Event, LoginEvent
 from portal.ingest.writer import TERM_CHARS, Found, store_preferences, upsert
 from portal.models import Account, PromoEmail, SiteAccount, UnclassifiedCookie
-from portal.subjects import identity
+from portal.subjects import identity, suppression
 from portal.subjects.cookies import CookieCatalog, decode_search_pref
 
 
 def apply(ctx: Ctx, events: Sequence[tuple[int, Event]], catalog: CookieCatalog) -> int:
     """Apply events in order; returns how many were attributed to nobody (e.g. mail to an unknown address)."""
     unmatched = 0
+    anyone_erased = suppression.generation(ctx.session) > 0
     for _line_no, event in events:
+        if anyone_erased and erased.names_erased(ctx, event, catalog):
+            unmatched += 1  # dropped: it would only tie an erased person's identifier again
+            continue
         if isinstance(event, AccountEvent):
             _account(ctx, event)
         elif isinstance(event, CookieSetEvent):

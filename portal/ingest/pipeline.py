@@ -38,7 +38,7 @@ from portal.ingest.sources import FINGERPRINT_BYTES, Block, RawLine, open_source
 from portal.ingest.writer import IdentifierCache, write_batch
 from portal.models import IngestRun, IngestSource
 from portal.models.sitedata import MAX_LINE_NO, MAX_SOURCE_ID
-from portal.subjects import catalog
+from portal.subjects import catalog, suppression
 from portal.subjects.cookies import CookieCatalog
 
 PARALLEL_MIN_BYTES = 1024 * 1024  # below this, forking a helper costs more than it saves
@@ -295,6 +295,8 @@ class Ingest:
             raise IngestError(f"{path}: a source ends at line {MAX_LINE_NO:,}; split the file")
         with transaction(self.factory) as session:
             ctx = self._ctx(session)
+            # Before any identifier is read: an erasure waits for this batch, or this batch for it.
+            suppression.guard_ingest(session)
             row = session.get(IngestSource, source.id, with_for_update=True)
             assert row is not None
             if row.lines >= batch.last:

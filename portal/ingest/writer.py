@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from portal.core.context import Ctx
 from portal.core.store import executemany
+from portal.ingest import erased
 from portal.ingest.batches import Batch, sqlite_time
 from portal.models import (
     Consent,
@@ -29,7 +30,7 @@ from portal.models import (
     UnclassifiedCookie,
 )
 from portal.models.sitedata import column_chars
-from portal.subjects import identity
+from portal.subjects import identity, suppression
 
 LOG_TABLE: Table = LogRecord.__table__  # type: ignore[attr-defined]
 LOG_COLUMNS = (
@@ -45,6 +46,7 @@ LOG_TYPES = (
     "int4", "int8", "int4", "timestamptz", "varchar", "varchar", "text", "varchar", "int4",
     "int8", "text", "varchar", "text", "varchar", "text", "int8",
 )  # fmt: skip
+COOKIES_AT = LOG_COLUMNS.index("cookies")
 UPDATE_SEEN = "UPDATE identifier SET last_seen = ?, last_user_agent = ? WHERE id = ? AND last_seen < ?"
 IN_CHUNK = 500
 Found = dict[tuple[int, str, str, str], list[Any]]  # (subject, term, source, engine) → [first, last, times]
@@ -67,6 +69,8 @@ class IdentifierCache:
 
     hashes: dict[tuple[str, str], str] = field(default_factory=dict)
     known: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # suppression.generation() when `known` was filled: an erasure since may have deleted rows it names.
+    erased_generation: int = 0
 
     def trim(self) -> None:
         """Keep memory flat on huge runs; only between batches, which rely on what they loaded."""
@@ -160,11 +164,18 @@ class _NewSubjects:
 def _link(ctx: Ctx, batch: Batch, cache: IdentifierCache, result: BatchResult) -> list[int]:
     """The subject of each group of lines with the same cookies, creating and merging subjects as
     their identifiers require (groups come in order of their first line, as if line by line)."""
-    groups, rows = batch.cookie_groups, batch.rows
     cache.trim()
+    generation = suppression.generation(ctx.session)
+    if generation != cache.erased_generation:
+        cache.known.clear()
+        cache.erased_generation = generation
     known = cache.known
-    wanted = {key for cookies in groups for key in cookies if key not in known}
+    wanted = {key for cookies in batch.cookie_groups for key in cookies if key not in known}
     _load_known(ctx, wanted, cache)
+    if generation:  # some person was erased, ever: their cookie values link nothing
+        unknown = [key for key in wanted if key not in known]
+        erased.strip(ctx, batch, unknown, lambda n, v: cache.hash_of(ctx, n, v), COOKIES_AT)
+    groups, rows = batch.cookie_groups, batch.rows
     subjects: list[int] = []
     pending: dict[tuple[str, str], dict[str, Any]] = {}  # identifiers first seen in this batch
     pending_row: dict[tuple[str, str], int] = {}  # … and the row that set their last sighting

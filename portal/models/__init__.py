@@ -17,7 +17,7 @@ from portal.models.base import MAX_BIGINT, MAX_INTEGER, metadata
 from portal.models.consent import CONSENT_FIELDS, CONSENT_VIA, Consent, ConsentEvent
 from portal.models.exports import DataExport
 from portal.models.ingest import IngestRun, IngestSource, QuarantinedLine, UnclassifiedCookie
-from portal.models.requests import DataRequest, RequestEvent, RequestNote
+from portal.models.requests import DataRequest, ErasureRun, RequestEvent, RequestNote
 from portal.models.sitedata import (
     CatalogCookie,
     Identifier,
@@ -27,6 +27,7 @@ from portal.models.sitedata import (
     SiteAccount,
     SubjectLink,
 )
+from portal.models.suppression import ErasedIdentifier, Suppression
 
 __all__ = [
     "AuditVerifyRun",
@@ -39,6 +40,8 @@ __all__ = [
     "ConsentEvent",
     "DataExport",
     "DataRequest",
+    "ErasedIdentifier",
+    "ErasureRun",
     "Identifier",
     "IngestRun",
     "IngestSource",
@@ -49,6 +52,7 @@ __all__ = [
     "QuarantinedLine",
     "SearchPreference",
     "SiteAccount",
+    "Suppression",
     "SubjectLink",
     "UnclassifiedCookie",
     "ROLES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Integer, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, Text, false
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import metadata  # noqa: F401  (naming convention first)
@@ -121,3 +121,8 @@ class OutboxMail(SQLModel, table=True):
     sent_at: datetime | None = None
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
+    # Deleted, address and all, once delivered: the deletion certificate goes to a person whose
+    # address the store must no longer hold (migration 0011).
+    erase_when_sent: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )

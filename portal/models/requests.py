@@ -171,3 +171,22 @@ class RequestNote(SQLModel, table=True):
     )
     body: str = Field(sa_column=Column(Text, nullable=False))
     at: datetime
+
+
+class ErasureRun(SQLModel, table=True):
+    """How far the erasure engine got with one erasure request: rows found per registry category
+    when it started, rows deleted or blanked since (each batch commits its count with its rows, so
+    a run killed at any moment resumes with exact counts), and when it finished. No personal data:
+    category keys and numbers only; the subject is the request's."""
+
+    __tablename__ = "erasure_run"
+    request_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("data_request.id", ondelete="CASCADE"), primary_key=True)
+    )
+    started_at: datetime
+    updated_at: datetime
+    # JSON {category key: rows}.
+    planned: str = Field(sa_column=Column(Text, nullable=False))
+    done: str = Field(sa_column=Column(Text, nullable=False))
+    batches: int = 0
+    finished_at: datetime | None = None

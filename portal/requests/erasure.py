@@ -1,26 +1,239 @@
-"""The erasure engine's entry point: `run-due` (and `portal serve`) call `run` for every erasure that
-is in progress, again after a crash, until it reports the request completed.
+"""The erasure engine: `run` erases the subject of an erasure request that is in progress.
 
-Phase 2 (issue 12, after the registry rework of issue 9) puts the engine here: driven by the
-registry, in bounded batches each committed on its own, resumable and idempotent, and finishing
-with `timeline.transition(ctx, row, "completed", …)` in the transaction that writes the deletion
-certificate. Until then it refuses, clearly, and the request stays in progress: nothing is deleted
-by halves.
+`run-due` (cron), `portal serve` (every minute) and the back-office call it; any number may at once:
+a per-request lock (portal/requests/runlock.py) lets one run and tells the others "busy". The run is
+driven by the personal-data registry (portal/requests/erasure_rows.py says what happens to each
+category) and goes in steps, each its own transaction with exactly one audit entry:
+
+1. the plan: rows found per category (ErasureRun.planned), audited as `erasure.started`;
+2. batches of at most PORTAL_ERASURE_BATCH rows (sessions first, then the identifiers, then the
+   rest), each committing its rows together with their counts (ErasureRun.done) and its
+   `erasure.batch` entry, so a run killed at any moment, kill -9 included, loses nothing and the
+   next run goes on from what is left, with exact counts;
+3. the end: whatever arrived meanwhile, the person's free text in their requests, the merges, the
+   email address onto the suppression list, the request `completed` (its audit entry records the
+   certificate's digest), the account and subject rows, and the signed deletion certificate mailed
+   to the address read before the account went.
+
+Each step first locks the request and checks it is still in progress: put on hold (or extended)
+mid-run, the run stops where it is and a later run goes on.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal import audit
+from portal.audit import certificates
 from portal.core.clock import Clock
+from portal.core.context import Ctx
 from portal.core.errors import PortalError
 from portal.core.settings import Settings
+from portal.core.store import transaction
+from portal.models.requests import DataRequest, ErasureRun
+from portal.requests import certificate, erasure_rows, notices, runlock, timeline
+from portal.subjects import identity, registry, suppression
+
+Outcome = Literal["completed", "stopped", "busy"]
+# SQLite has one write lock, and a writer that waits for it sleeps up to 100 ms between tries: a
+# long erasure pauses that long every second, so a login, a page's session or staff putting the
+# request on hold gets in (PostgreSQL locks rows: nothing waits there).
+YIELD_EVERY, YIELD_FOR = 1.0, 0.12
+COMPLETED = "Your data is erased. Your deletion certificate was mailed to you."
 
 
-class EngineNotBuilt(PortalError):
-    """The erasure engine does not exist yet (phase 2 of issue 12)."""
+class NotInProgress(PortalError):
+    """The request is not an erasure being carried out, so the engine touches nothing."""
 
 
-def run(factory: sessionmaker[Session], settings: Settings, clock: Clock, request_id: int) -> None:
-    """Erase the subject of in-progress erasure request `request_id` and complete the request."""
-    raise EngineNotBuilt("erasure engine not built yet")
+def run(factory: sessionmaker[Session], settings: Settings, clock: Clock, request_id: int) -> Outcome:
+    """Erase the subject of in-progress erasure request `request_id` and complete the request.
+
+    "completed"; "stopped" when the request was put on hold (or extended) meanwhile; "busy" when
+    another process is running it. Raises NotInProgress for any other request."""
+    engine: Engine = factory.kw["bind"]
+    with runlock.held(engine, settings, request_id) as mine:
+        if not mine:
+            return "busy"
+        with transaction(factory) as session:
+            ctx = _ctx(session, settings, clock)
+            row = _locked(ctx, request_id)
+            if row is None or row.kind != "erasure" or row.status != "in_progress":
+                what = "no such request" if row is None else f"a {row.kind} request that is {row.status}"
+                raise NotInProgress(f"the erasure engine runs only erasures in progress, not {what}")
+            if session.get(ErasureRun, request_id) is None:
+                _plan(ctx, row)
+        since = time.monotonic()
+        while True:
+            with transaction(factory) as session:
+                ctx = _ctx(session, settings, clock)
+                row = _locked(ctx, request_id)
+                if row is None or row.status != "in_progress":
+                    return "stopped"
+                taken = _batch(ctx, row)
+            if taken < settings.erasure_batch:
+                break
+            if settings.is_sqlite and time.monotonic() - since > YIELD_EVERY:
+                time.sleep(YIELD_FOR)
+                since = time.monotonic()
+        with transaction(factory) as session:
+            ctx = _ctx(session, settings, clock)
+            row = _locked(ctx, request_id)
+            if row is None or row.status != "in_progress":
+                return "stopped"
+            _finish(ctx, row)
+    return "completed"
+
+
+def _ctx(session: Session, settings: Settings, clock: Clock) -> Ctx:
+    return Ctx(session=session, settings=settings, now=clock.now(), actor="system")
+
+
+def _locked(ctx: Ctx, request_id: int) -> DataRequest | None:
+    if not 0 < request_id < 2**31:
+        return None
+    return ctx.session.get(DataRequest, request_id, with_for_update=True)
+
+
+def _scope(ctx: Ctx, row: DataRequest) -> registry.Scope | None:
+    if row.subject_id is None:
+        return None
+    return registry.scope(ctx.session, ctx.settings.secret_key, identity.root(ctx, row.subject_id))
+
+
+def _plan(ctx: Ctx, row: DataRequest) -> None:
+    found = _scope(ctx, row)
+    categories = [*erasure_rows.batched(), *erasure_rows.final()]
+    planned = {c.key: erasure_rows.count(ctx, c, found) for c in categories} if found else {}
+    ctx.session.add(
+        ErasureRun(
+            request_id=row.id,  # type: ignore[arg-type]
+            started_at=ctx.now,
+            updated_at=ctx.now,
+            planned=json.dumps(planned),
+            done="{}",
+        )
+    )
+    audit.record(
+        ctx,
+        "erasure.started",
+        subject_id=found.subject_id if found else None,
+        details={"request": row.id, "planned": planned},
+    )
+
+
+def _progress(ctx: Ctx, row: DataRequest, taken: dict[str, int]) -> ErasureRun:
+    progress = ctx.session.get(ErasureRun, row.id)
+    assert progress is not None
+    done = json.loads(progress.done)
+    for key, n in taken.items():
+        done[key] = done.get(key, 0) + n
+    progress.done = json.dumps(done)
+    progress.updated_at = ctx.now
+    progress.batches += 1
+    return progress
+
+
+def _batch(ctx: Ctx, row: DataRequest) -> int:
+    """Delete or blank up to PORTAL_ERASURE_BATCH of the subject's rows, category after category."""
+    found = _scope(ctx, row)
+    if found is None:
+        return 0
+    budget = ctx.settings.erasure_batch
+    taken: dict[str, int] = {}
+    for category in erasure_rows.batched():
+        n = erasure_rows.take(ctx, category, found, budget)
+        if n:
+            taken[category.key] = n
+            budget -= n
+        if budget <= 0:
+            break
+    if taken:
+        _progress(ctx, row, taken)
+        audit.record(
+            ctx, "erasure.batch", subject_id=found.subject_id, details={"request": row.id, "rows": taken}
+        )
+    return sum(taken.values())
+
+
+def _finish(ctx: Ctx, row: DataRequest) -> None:
+    found = _scope(ctx, row)
+    to = notices.recipient(ctx, row)  # the account's address (or the contact's), before either goes
+    addresses = [a for a in ((found.email if found else None), row.contact_addr) if a]
+    taken: dict[str, int] = {}
+    last = ("account", "subject")
+    if found is not None:
+        for category in [*erasure_rows.batched(), *erasure_rows.final()]:
+            if category.key not in last:
+                taken[category.key] = erasure_rows.take(ctx, category, found, None)
+        for key in last:
+            taken[key] = erasure_rows.count(ctx, registry.by_key(key), found)
+    suppression.suppress(ctx, addresses)
+    progress = _progress(ctx, row, {k: n for k, n in taken.items() if n})
+    done = json.loads(progress.done)
+    ref = audit.subject_ref(ctx.settings.secret_key, found.subject_id) if found else None
+    stated = certificate.statement(
+        ctx, row, ref, progress.started_at, done, _kept(ctx, found), len(addresses),
+        done.get(registry.IDENTIFIERS_KEY, 0) + done.get("site_accounts", 0),
+    )  # fmt: skip
+    event = timeline.transition(
+        ctx, row, "completed", by="portal", message=COMPLETED,
+        details={"certificate": certificate.digest(stated), "rows": sum(done.values())},
+    )  # fmt: skip
+    if found is not None:
+        for key in last:  # after the transition, whose timeline line still names the subject
+            erasure_rows.take(ctx, registry.by_key(key), found, None)
+    progress.finished_at = ctx.now
+    signed = certificates.issue(ctx, stated, event.audit_seq or 0)
+    if to is not None:
+        certificate.send(ctx, to, row, signed)
+
+
+def _kept(ctx: Ctx, found: registry.Scope | None) -> dict[str, int]:
+    """Rows kept (without personal data) that the certificate names, counting the completion's own
+    audit entry and timeline line, written next."""
+    if found is None:
+        return {}
+    kept = {}
+    for key in certificate.KEPT_BASIS:
+        category = registry.by_key(key)
+        stmt = select(func.count()).select_from(category.sa_table).where(registry.where(category, found))
+        kept[key] = int(ctx.session.execute(stmt).scalar_one())
+    kept[registry.AUDIT_KEY] += 1
+    kept["request_timeline"] += 1
+    return kept
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an erasure got, for its status page and `portal requests show`."""
+
+    planned: int
+    done: int
+    batches: int
+    finished: bool
+    per_category: list[tuple[str, int, int]]  # (title, done, planned)
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.finished or not self.planned else min(99, self.done * 100 // self.planned)
+
+
+def progress(session: Session, request_id: int) -> Progress | None:
+    row = session.get(ErasureRun, request_id)
+    if row is None:
+        return None
+    planned, done = json.loads(row.planned), json.loads(row.done)
+    per = [
+        (registry.by_key(key).title, done.get(key, 0), n) for key, n in planned.items() if n or done.get(key)
+    ]
+    return Progress(
+        sum(planned.values()), sum(min(done.get(k, 0), n) for k, n in planned.items()), row.batches,
+        row.finished_at is not None, per,
+    )  # fmt: skip

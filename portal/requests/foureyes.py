@@ -11,6 +11,8 @@ period over, PORTAL_ERASURE_REVIEW=auto) had no staff approval and needs no conf
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
@@ -23,6 +25,8 @@ from portal.core.settings import Settings
 from portal.models.requests import DataRequest, RequestEvent
 from portal.requests import actions, erasure, onbehalf, timeline
 from portal.requests.statuses import LABELS, TransitionRefused
+
+log = logging.getLogger(__name__)
 
 
 class SecondPersonNeeded(PortalError):
@@ -85,9 +89,15 @@ def hand_over(
     factory: sessionmaker[Session], settings: Settings, clock: Clock, request_id: int
 ) -> str | None:
     """Give a started erasure to the erasure engine (portal/requests/erasure.py `run`, which completes
-    the request); the engine's refusal, or None when it finished. `run-due` retries what it refused."""
+    the request); None when it finished, otherwise why not. `run-due` retries what did not finish."""
     try:
-        erasure.run(factory, settings, clock, request_id)
+        outcome = erasure.run(factory, settings, clock, request_id)
     except PortalError as exc:
-        return str(exc)
-    return None
+        refusal = str(exc)
+    else:
+        if outcome == "completed":
+            return None
+        refusals = {"busy": "another process is running it", "stopped": "it was put on hold meanwhile"}
+        refusal = refusals[outcome]
+    log.warning("erasure request %d was not completed: %s", request_id, refusal)
+    return refusal

@@ -29,6 +29,11 @@ SUPPRESSION = (
     "So that the site never sends you promotional email again, not even if you register anew. It cannot "
     "be turned back into your address.",
 )
+IDENTIFIERS = (
+    "Your identification cookies and site user ids, as keyed one-way hashes",
+    "So that the site's later logs and events are never tied to you again. They cannot be turned back "
+    "into the values.",
+)
 SIGNED_OUT = "You are signed out everywhere, and your login sessions are deleted."
 
 
@@ -60,7 +65,7 @@ def erasure_preview(ctx: Ctx, subject_id: int) -> Preview:
     conn = ctx.session.connection()
     found = registry.scope(conn, ctx.settings.secret_key, subject_id)
     deleted: list[Deleted] = []
-    kept: list[Kept] = [Kept(*SUPPRESSION)]
+    kept: list[Kept] = [Kept(*SUPPRESSION), Kept(*IDENTIFIERS)]
     for category in registry.ordered():
         table = category.sa_table
         stmt = select(func.count()).select_from(table).where(registry.where(category, found))

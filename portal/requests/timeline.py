@@ -100,15 +100,17 @@ def transition(
     message: str | None = None,
     reason: str | None = None,
     extension: tuple[int, int] = (0, 0),
+    details: dict[str, Any] | None = None,
 ) -> RequestEvent:
     """Move `row` to status `to`, or raise TransitionRefused/ValidationError having changed nothing.
 
     denied, on_hold and extended need a reason; extended also needs the extension as (months, days),
-    at most once, before the first deadline has passed.
+    at most once, before the first deadline has passed. `details` go into the audit entry too (the
+    erasure's completion records the digest of its deletion certificate there).
     """
     old = row.status
     statuses.check(old, to, row.paused_from)
-    details: dict[str, Any] = {"from": old, "to": to}
+    details = {**(details or {}), "from": old, "to": to}
     if to in statuses.NEEDS_REASON:
         reason = _reason(reason)
         details["reason"] = reason

@@ -46,6 +46,8 @@ class RunDue:
     awaiting_review: list[int] = field(default_factory=list)
     started: list[int] = field(default_factory=list)
     completed: list[int] = field(default_factory=list)
+    stopped: list[int] = field(default_factory=list)  # put on hold (or extended) while it ran
+    busy: list[int] = field(default_factory=list)  # another worker is running it
     failed: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -63,11 +65,13 @@ def run_due(factory: sessionmaker[Session], settings: Settings, clock: Clock) ->
             out.started.append(request_id)
     for request_id in _erasures(factory, "in_progress", clock):
         try:
-            erasure.run(factory, settings, clock, request_id)
+            outcome = erasure.run(factory, settings, clock, request_id)
+        except erasure.NotInProgress:
+            continue  # it moved on (completed by another worker, put on hold) since it was listed
         except PortalError as exc:
             out.failed.append((request_id, str(exc)))
             continue
-        out.completed.append(request_id)
+        {"completed": out.completed, "stopped": out.stopped, "busy": out.busy}[outcome].append(request_id)
     return out
 
 

@@ -414,9 +414,10 @@ OTHER_TABLES: Mapping[str, OtherTable] = {
     ),
     "request_copy": OtherTable("which staff member prepared and which released a copy of someone's data"),
     "audit_verify_run": OtherTable("progress and outcome of audit verifications staff started"),
+    "erasure_run": OtherTable("how far each erasure got: rows per category, counts only"),
 }
 
-# Personal data that no subject reference ties to anyone: kept briefly, then deleted by retention.
+# Personal data that no subject reference ties to anyone (each entry says how long it is kept).
 UNLINKED: Mapping[str, Unlinked] = {
     "mail_request": Unlinked(
         "registration and reset forms waiting for the background sender (seconds): an address as typed, "
@@ -427,5 +428,16 @@ UNLINKED: Mapping[str, Unlinked] = {
         "access-log lines ingest could not read (their first 4 KiB), for admins to see why; linked to "
         "nobody, deleted by retention",
         ("raw", "path"),
+    ),
+    # What outlives an erasure (portal/subjects/suppression.py), tied to no subject and kept for good.
+    "suppression": Unlinked(
+        "keyed hashes of the email addresses of erased people, so the site never mails them promotions "
+        "again, not even after they register anew; they cannot be read back into addresses",
+        ("email_hash",),
+    ),
+    "erased_identifier": Unlinked(
+        "keyed hashes of the identification-cookie values and site user ids of erased people, so that "
+        "the site's later logs and events are never tied to anyone through them again",
+        ("value_hash",),
     ),
 }

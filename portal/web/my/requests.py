@@ -20,7 +20,7 @@ from portal.core.context import Ctx
 from portal.core.errors import ValidationError
 from portal.export import exports
 from portal.models.requests import OBJECTION_SCOPES, REQUEST_KINDS
-from portal.requests import deadlines, filing, fulfil, preview, queue, statuses, timeline, waiting
+from portal.requests import deadlines, erasure, filing, fulfil, preview, queue, statuses, timeline, waiting
 from portal.subjects import consent
 from portal.web.common import call, current, field, form, login_required, mailed, not_found, redirect, render
 from portal.web.flash import flash
@@ -181,6 +181,9 @@ def _detail(ctx: Ctx, subject_id: int, request_id: int) -> dict[str, Any] | None
             for e in timeline.events(ctx, request_id)
         ],
         "cancellable": "cancelled" in statuses.targets(row.status, row.paused_from),
+        "erasing": erasure.progress(ctx.session, request_id)
+        if row.kind == "erasure" and row.closed_at is None
+        else None,
         "scope_words": SCOPE_WORDS,
         "link_hours": LINK_HOURS,
     }

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from portal.audit import witness
 from portal.audit.checkpoints import CheckpointError, key_id, load_or_create_key, public_pem, published
 from portal.audit.receipts import load_json, verify_receipt
-from portal.web.common import field, form, render
+from portal.web.common import field, form, mailed, render
 
 MAX_RECEIPT = 64 * 1024
 
@@ -77,5 +77,6 @@ ROUTES = [
         name="receipts.checkpoint",
         methods=["GET"],
     ),
-    Route("/receipts/verify", verify_page, name="receipts.verify", methods=["GET", "POST"]),
+    # Mailed (with deletion certificates), so its path is fixed in portal/core/links.py.
+    mailed("receipts.verify", verify_page, ["GET", "POST"]),
 ]

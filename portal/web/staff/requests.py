@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -141,17 +142,15 @@ async def act(request: Request) -> Response:
     if done.export_id is not None:
         now = state.clock.now()
         await run_in_threadpool(exports.build, state.engine, state.settings, now, done.export_id)
+    response = redirect(request, "staff.request", id=request_id)
     if done.hand_over:
-        refusal = await run_in_threadpool(
+        # After the answer: a big subject takes minutes, and the request's page shows the progress.
+        # What does not finish (put on hold meanwhile, another process) `run-due` takes up again.
+        response.background = BackgroundTask(
             foureyes.hand_over, state.session_factory, state.settings, state.clock, request_id
         )
-        if refusal:
-            message += (
-                f" The erasure engine did not run it: {refusal}. The request stays in progress and "
-                "“portal requests run-due” (every minute inside “portal serve”) hands it over again."
-            )
     flash(request, message, "success")
-    return redirect(request, "staff.request", id=request_id)
+    return response
 
 
 GET, POST = ["GET"], ["POST"]
