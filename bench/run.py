@@ -22,6 +22,7 @@ QUICK = {
     "bench_forget.py": ["--records", "10000", "--store", "100000", "--big", "1000000"],
     "bench_queue_page.py": ["--requests", "10000"],
     "bench_serve.py": ["--seconds", "2", "--lines", "100000"],
+    "bench_erasure.py": ["--sizes", "1000,10000", "--store", "100000", "--big", "1000000"],
 }
 
 
