@@ -121,7 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "PORTAL_ERASURE_BATCH",
-        "5000",
+        "20000",
         "Rows the erasure engine deletes or blanks per transaction (each commits on its own, so a "
         "stopped run resumes where it was); 1-100000.",
     ),
@@ -165,7 +165,7 @@ class Settings:
     request_time_zone: str = "UTC"
     erasure_wait_days: int = 7
     erasure_review: str = "auto"
-    erasure_batch: int = 5000
+    erasure_batch: int = 20000
     request_reminder_days: int = 5
     trusted_proxies: tuple[str, ...] = ()
     audit_witness_path: Path | None = None

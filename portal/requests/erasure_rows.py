@@ -77,7 +77,12 @@ def take(ctx: Ctx, category: registry.Category, found: registry.Scope, limit: in
         _forget_site_users(ctx, chosen)
     elif category.key == "exports":
         deletion.withdraw_exports(ctx, found.subject_id)  # the files first: they hold copies of everything
-    which = pk.in_(chosen) if limit is not None else pending(category, found)
+    # The subject's own predicate beside the batch's keys: the store then walks the subject's index
+    # and probes the batch, instead of matching the whole table against it (PostgreSQL read every
+    # log record for each 5,000-row batch: 100 ms where the subject's rows alone take 10).
+    which = pending(category, found)
+    if limit is not None:
+        which = and_(which, pk.in_(chosen))
     if category.erasure == "delete":
         stmt: Any = delete(table).where(which)
     else:
