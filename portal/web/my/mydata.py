@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.core.context import Ctx
+from portal.core.words import count as counted
 from portal.subjects import holdings, logbrowse, thisbrowser
 from portal.web.charts import activity_chart
 from portal.web.common import call, current, login_required, not_found, redirect, render
@@ -103,7 +104,8 @@ async def delete_cookies(request: Request) -> Response:
             request, tz, "my.cookies", "Delete every cookie record?", message, "Delete all cookie records"
         )
     count, seq = await call(request, holdings.delete_cookies, subject_id)
-    flash(request, f"{count} cookie record(s) deleted.", "success", **({"receipt": seq} if seq else {}))
+    message = f"{counted(count, 'cookie record', none='No')} deleted."
+    flash(request, message, "success", **({"receipt": seq} if seq else {}))
     return redirect(request, "my.cookies")
 
 
@@ -144,7 +146,8 @@ async def delete_preferences(request: Request) -> Response:
         title = "Delete every search preference?"
         return _confirm(request, tz, "my.search", title, message, "Delete all search preferences")
     count, seq = await call(request, holdings.delete_search_preferences, subject_id)
-    flash(request, f"{count} search preference(s) deleted.", "success", **({"receipt": seq} if seq else {}))
+    message = f"{counted(count, 'search term', none='No')} deleted."
+    flash(request, message, "success", **({"receipt": seq} if seq else {}))
     return redirect(request, "my.search")
 
 
@@ -281,7 +284,7 @@ async def browser_personalization(request: Request) -> Response:
         title = "Switch off personalised content for this browser?"
         return _browser_confirm(request, title, message, "Switch off personalised content")
     forgotten, seq = await call(request, thisbrowser.revoke_personalization, found.subject_id)
-    message = f"Personalised content is off for this browser; {forgotten} search term(s) deleted."
+    message = f"Personalised content is off for this browser; {counted(forgotten, 'search term')} deleted."
     flash(request, message, "success", **({"receipt": seq} if seq else {}))
     response = redirect(request, "browser.home")
     _clear_pref_cookie(request, response)
