@@ -24,6 +24,14 @@ from portal.web.flash import flash
 GET, FORM = ["GET"], ["GET", "POST"]
 UTC = ZoneInfo("UTC")
 ACTIVITY = {"my.logs": "my.activity", "browser.logs": "browser.activity"}
+# Where each overview category's rows are listed, and the noun its count is read with. Promotional
+# emails have no page of their own: they are listed in the download.
+OVERVIEW_PAGES = {
+    "identifiers": ("my.cookies", "cookie or id", "cookies and ids"),
+    "search_preferences": ("my.search", "search term", None),
+    "log_records": ("my.logs", "log record", None),
+    "promo_emails": ("my.export", "promotional email", None),
+}
 ALREADY_DELETED = {
     "cookie": "That cookie record was already deleted.",
     "search": "That search term was already deleted.",
@@ -61,7 +69,8 @@ async def overview(request: Request) -> Response:
         return holdings.claim(ctx, subject_id, cookies), holdings.overview(ctx, subject_id)
 
     linked, summaries = await call(request, lambda ctx: load(ctx))
-    return _page(request, "my/overview.html", "my.overview", tz, summaries=summaries, linked=linked)
+    context = {"summaries": summaries, "linked": linked, "pages": OVERVIEW_PAGES}
+    return _page(request, "my/overview.html", "my.overview", tz, **context)
 
 
 @login_required
@@ -69,11 +78,13 @@ async def cookies(request: Request) -> Response:
     subject_id, tz = _me(request)
     presented = _cookies(request)
 
-    def load(ctx: Ctx) -> tuple[int, list[holdings.CookieView]]:
-        return holdings.claim(ctx, subject_id, presented), holdings.cookies(ctx, subject_id, presented)
+    def load(ctx: Ctx) -> tuple[int, list[holdings.CookieView], list[holdings.SiteIdView]]:
+        linked = holdings.claim(ctx, subject_id, presented)
+        return linked, holdings.cookies(ctx, subject_id, presented), holdings.site_ids(ctx, subject_id)
 
-    linked, items = await call(request, lambda ctx: load(ctx))
-    return _page(request, "my/cookies.html", "my.cookies", tz, cookies=items, linked=linked)
+    linked, items, site_ids = await call(request, lambda ctx: load(ctx))
+    context = {"cookies": items, "site_ids": site_ids, "linked": linked}
+    return _page(request, "my/cookies.html", "my.cookies", tz, **context)
 
 
 @login_required
