@@ -110,3 +110,18 @@ def test_receipts_say_what_happened_in_words(portal: Portal) -> None:
                                 form_page="/receipts/verify")
         assert "The receipt is valid" in checked.text
         _no_codes(_visible(checked.text), "the receipt checker")
+
+
+def test_staff_audit_viewer_shows_the_words_beside_the_code(portal: Portal) -> None:
+    from tests.staff_util import staff
+
+    _busy_person(portal)
+    admin, _ = staff(portal, "admin@example.org", "admin")
+    listing = admin.get("/staff/audit?action=search_preference.delete").text
+    assert "Deleted a search term <code>search_preference.delete</code>" in listing
+    seq = re.search(r'<a href="/staff/audit/(\d+)">', listing)
+    assert seq is not None
+    entry = admin.get(f"/staff/audit/{seq.group(1)}").text
+    # The filter matches by prefix: the newest is search_preference.delete_all.
+    assert "<small>Deleted all your search terms</small>" in entry
+    assert "Deleted all your search terms <code>search_preference.delete_all</code>" in entry
