@@ -13,7 +13,7 @@ from portal.audit.actions import WORDS, words
 from portal.models.consent import CONSENT_FIELDS
 from portal.models.requests import REQUEST_STATUSES
 from tests import sitedata_factory as f
-from tests.conftest import Client, Portal
+from tests.conftest import STRONG_PASSWORD, Client, Portal
 
 PORTAL = Path(__file__).resolve().parents[1] / "portal"
 # Call sites whose action is computed, and every code each can make. A new computed action fails
@@ -125,3 +125,24 @@ def test_staff_audit_viewer_shows_the_words_beside_the_code(portal: Portal) -> N
     # The filter matches by prefix: the newest is search_preference.delete_all.
     assert "<small>Deleted all your search terms</small>" in entry
     assert "Deleted all your search terms <code>search_preference.delete_all</code>" in entry
+
+
+def test_no_page_a_person_sees_shows_an_action_code(portal: Portal) -> None:
+    from tests.routes_util import each_route
+
+    client, _ = _busy_person(portal)
+    r = client.submit("/my/requests/new", {"kind": "access", "password": STRONG_PASSWORD},
+                      form_page="/my/requests/new?kind=access")  # fmt: skip
+    assert r.status_code == 303, r.text
+    extra = [r.headers["location"]]
+    seen = 0
+    for name, _, path in each_route({"GET"}):
+        if name.startswith("staff.") or name == "static" or path.endswith(".json"):
+            continue
+        page = client.get(path)
+        if page.status_code == 200 and page.headers["content-type"].startswith("text/html"):
+            _no_codes(_visible(page.text), path)
+            seen += 1
+    for path in extra:
+        _no_codes(_visible(client.get(path).text), path)
+    assert seen > 20
