@@ -59,7 +59,7 @@ def activity_chart(activity: Activity, tz: ZoneInfo) -> Chart:
     first, last = (_day(days[0].day), _day(days[-1].day)) if days else ("", "")
     if activity.busiest is not None:
         summary = (
-            f"{activity.total} requests between {first} and {last}; the busiest day was "
+            f"{words.count(activity.total, 'request')} between {first} and {last}; the busiest day was "
             f"{_day(activity.busiest.day)} with {activity.busiest.count}."
         )
     else:
