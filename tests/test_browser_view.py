@@ -137,7 +137,7 @@ def test_revoke_personalization_for_this_browser(portal: Portal) -> None:
     assert confirm.status_code == 200 and "Switch off personalised content" in confirm.text
     r = c.submit("/browser/personalization")
     assert r.status_code == 303 and r.headers["location"] == "/browser"
-    assert "Personalised content is off for this browser; 1 search term(s) deleted." in c.get("/browser").text
+    assert "Personalised content is off for this browser; 1 search term deleted." in c.get("/browser").text
     assert not portal.store.scalar("SELECT personalization FROM consent WHERE subject_id = :s", s=mine)
     assert portal.store.scalar("SELECT count(*) FROM search_preference WHERE subject_id = :s", s=mine) == 0
     assert portal.store.scalar("SELECT count(*) FROM search_preference") == 1  # the other browser's

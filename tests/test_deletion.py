@@ -108,7 +108,7 @@ def test_deleting_all_search_terms_leaves_no_copy_anywhere(portal: Portal, how: 
     prepared = download_link(ann)  # a prepared archive holds copies too
     if how == "delete all":
         assert ann.submit("/my/search/delete").status_code == 303
-        assert "4 search preference(s) deleted." in ann.get("/my/search").text
+        assert "4 search terms deleted." in ann.get("/my/search").text
     else:
         assert ann.submit("/my/consent/personalization-off").status_code == 303
         assert "4 recorded search preferences deleted" in ann.get("/my/consent").text

@@ -51,8 +51,8 @@ def test_overview_counts_only_my_data_and_explains_each_category(portal: Portal)
     assert 'href="/my">My data</a>' in text  # header nav
     for label in ("Overview", "Cookies", "Search preferences", "Log records"):
         assert f">{label}</a>" in text
-    counts = re.findall(r"<dt>How many</dt><dd>([\d,]+)</dd>", text)
-    assert counts == ["2", "2", "12", "0"]  # identifiers, search preferences, log records, emails
+    counts = re.findall(r'<dt>How many</dt><dd><a class="count" href="[^"]+">([^<]+)</a>', text)
+    assert counts == ["2 cookies and ids", "2 search terms", "12 log records", "no promotional emails"]
     assert "Legal basis" in text and "180 days after the visit." in text
     assert "Oldest item deleted on" in text and "bob" not in text.lower()
 

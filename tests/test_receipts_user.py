@@ -29,11 +29,12 @@ def test_receipt_page_download_and_offline_check(portal: Portal, tmp_path: Path)
 
     listing = client.get("/my/receipts")
     assert listing.status_code == 200 and f'href="/my/receipts/{seq}"' in listing.text
-    assert "Marketing use of my data stopped" in listing.text and "Account registered" in listing.text
+    assert "Stopped marketing use of your data" in listing.text and "Created your account" in listing.text
 
     page = client.get(f"/my/receipts/{seq}")
     assert page.status_code == 200
-    assert f"Receipt no. {seq}" in page.text and "consent.marketing.off" in page.text
+    assert f"Receipt no. {seq}" in page.text and "Stopped marketing use of your data" in page.text
+    assert "consent.marketing.off" not in page.text  # the code is in the JSON receipt, not on the page
     assert f'href="/my/receipts/{seq}.json"' in page.text
 
     r = client.get(f"/my/receipts/{seq}.json")

@@ -47,7 +47,7 @@ def test_receipt_checker_page(portal: Portal) -> None:
 
     r = client.submit("/receipts/verify", {"receipt": json.dumps(receipt)})
     assert r.status_code == 200 and "The receipt is valid" in r.text, r.text
-    assert "entry 2 (request.created" in r.text
+    assert "entry 2 (“Recorded an event (request)” at" in r.text
 
     bad = receipt | {"entry_hash": "0" * 64}
     r = client.submit("/receipts/verify", {"receipt": json.dumps(bad)})

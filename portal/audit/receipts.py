@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.audit import merkle
+from portal.audit.actions import words
 from portal.audit.checkpoints import (
     CheckpointError,
     SignedCheckpoint,
@@ -272,6 +273,6 @@ def check_receipt(receipt: dict[str, Any], public: Ed25519PublicKey) -> str:
     if not merkle.verify_inclusion(index, size, leaf, proof, root):
         raise ValueError("inclusion proof does not lead to the checkpoint's root")
     return (
-        f"entry {seq} ({fields.get('action')} at {fields.get('at')}) is entry {seq} of {size} "
+        f"entry {seq} (“{words(str(fields.get('action')))}” at {fields.get('at')}) is entry {seq} of {size} "
         f"in the log signed by key {kid} at {at}"
     )

@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from portal import audit
 from portal.accounts import staffing
+from portal.audit.actions import words as action_words
 from portal.backoffice import dossier
 from portal.backoffice.worklist import KIND_WORDS, Urgency, urgency
 from portal.core.context import Ctx
@@ -90,7 +91,7 @@ def _lines(ctx: Ctx, request_id: int, staff: dict[int, str], revealed: bool) -> 
     for e in timeline.events(ctx, request_id):
         # The person's own words: their messages and the text a request was opened with.
         personal = e.author == "you" or (e.action == "status" and e.to_status == "received")
-        heading = LABELS.get(e.to_status or "", e.action)
+        heading = LABELS.get(e.to_status or "", action_words(f"request.{e.action}"))
         if e.action == "joined":
             heading = "Asked again (joined this request)"
         by = {"you": "The person", "portal": "The portal"}.get(e.author) or f"Staff ({_who(e.actor, staff)})"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from portal.core.context import Ctx
+from portal.core.words import count
 from portal.models import Account
 from portal.models.requests import CLOSED_STATUSES, REQUEST_KINDS, REQUEST_STATUSES, DataRequest
 from portal.requests import queue
@@ -48,13 +49,13 @@ def urgency(days_left: int, closed: bool) -> Urgency:
         return Urgency("", "Closed")
     if days_left < 0:
         late = -days_left
-        return Urgency("overdue", f"Overdue by {late} day{'s' if late != 1 else ''}")
+        return Urgency("overdue", f"Overdue by {count(late, 'day')}")
     if days_left == 0:
         return Urgency("soon", "Due today")
-    plural = "s" if days_left != 1 else ""
+    left = f"{count(days_left, 'day')} left"
     if days_left <= DUE_SOON_DAYS:
-        return Urgency("soon", f"Due soon: {days_left} day{plural} left")
-    return Urgency("", f"{days_left} day{plural} left")
+        return Urgency("soon", f"Due soon: {left}")
+    return Urgency("", left)
 
 
 @dataclass(frozen=True)

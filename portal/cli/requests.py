@@ -15,6 +15,7 @@ from portal.core.clock import Clock
 from portal.core.context import Ctx
 from portal.core.settings import SETTINGS, holiday_country
 from portal.core.store import transaction
+from portal.core.words import count
 from portal.models import Account
 from portal.models.requests import REGIMES, REQUEST_KINDS, REQUEST_STATUSES
 from portal.requests import actions, deadlines, erasure, onbehalf, queue, timeline, waiting
@@ -119,7 +120,7 @@ def show_cmd(request_id: int) -> None:
             click.echo(f"receipt to be confirmed by {ack}; confirmed: {done}")
         if row.extended_at:
             months, days = row.extension_months, row.extension_days
-            by = f"{months} month(s)" if months else f"{days} day(s)"
+            by = count(months, "month") if months else count(days, "day")
             click.echo(f"extended:  on {row.extended_at:%Y-%m-%d}, by {by}")
         if row.wait_until and row.closed_at is None:
             review = ctx.settings.erasure_review

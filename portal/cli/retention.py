@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from portal.cli.common import cli_ctx, friendly_errors
+from portal.core.words import count
 from portal.subjects import retention
 
 
@@ -38,7 +39,7 @@ def run_cmd() -> None:
             break
     click.echo(
         f"retention: cutoff {result.counts()['cutoff']}, IP mask cutoff "
-        f"{result.counts()['mask_cutoff'] or 'never'} ({runs} audited run{'s' if runs != 1 else ''})"
+        f"{result.counts()['mask_cutoff'] or 'never'} ({count(runs, 'audited run')})"
     )
     for key, value in totals.items():
         click.echo(f"  {key.replace('_', ' ')}: {value}")

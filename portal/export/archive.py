@@ -43,6 +43,8 @@ from portal.audit.checkpoints import key_id, load_or_create_key, raw_public
 from portal.core.csvsafe import neutralise_column
 from portal.core.files import create_private_file, private_dir
 from portal.core.settings import Settings
+from portal.core.words import count
+from portal.export import report
 from portal.export.schema import FORMAT, json_schema
 from portal.subjects import registry
 from portal.subjects.registry import Category
@@ -145,6 +147,7 @@ class Section:
     count: int = 0
     preview: list[Sequence[Any]] = field(default_factory=list)
     csv: _DeflatedPart | None = None
+    types: list[type] = field(default_factory=list)  # each column's Python type, for index.html
 
 
 class _DeflatedPart:
@@ -301,11 +304,19 @@ class Archive:
 
 
 class ArchiveWriter:
-    def __init__(self, conn: Connection, settings: Settings, now: datetime, subject: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        settings: Settings,
+        now: datetime,
+        subject: dict[str, Any],
+        time_zone: str = "UTC",
+    ) -> None:
         self.conn = conn
         self.settings = settings
         self.now = now
         self.subject = subject
+        self.time_zone = time_zone  # index.html shows times in it; data.json and the CSVs stay in UTC
         self.hashes: dict[str, dict[str, Any]] = {}
         self.sections: list[Section] = []
 
@@ -419,7 +430,7 @@ class ArchiveWriter:
         """Stream one category: CSV to the spool, JSON rows into data.json; returns the rows read."""
         category, names = section.category, section.columns
         cols = category.columns()
-        types = [registry.value_type(col) for _, col in cols]
+        types = section.types = [registry.value_type(col) for _, col in cols]
         # Per-column work is decided once here: the loop below runs for every cell of 100,000s of rows.
         procs = [(i, proc) for i, proc in enumerate(_processors(cols, self.conn.dialect)) if proc is not None]
         dates = [i for i, t in enumerate(types) if t is datetime]
@@ -466,6 +477,8 @@ class ArchiveWriter:
 
     def _index_html(self) -> str:
         env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+        env.filters["count"] = count
+        env.globals["label"] = report.label
         template = env.get_template("index.html")
         public = load_or_create_key(self.settings.audit_key_path).public_key()
         return template.render(
@@ -476,6 +489,8 @@ class ArchiveWriter:
             observed=[s for s in self.sections if s.category.origin == "observed"],
             html_rows=HTML_ROWS,
             key_id=key_id(public),
+            report=report.Report(self.time_zone),
+            open_rows=report.OPEN_ROWS,
         )
 
     def _manifest(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from portal.core.errors import PortalError
 from portal.core.settings import Settings
 from portal.core.store import make_engine, read_snapshot
 from portal.export.archive import Archive, ArchiveWriter
-from portal.models import DataExport, Subject
+from portal.models import Account, DataExport, Subject
 
 LINK_TTL = timedelta(hours=24)
 # Rows (not files: those go at first download or expiry) are kept a while to answer "did I export?".
@@ -133,7 +133,11 @@ def build(engine: Engine, settings: Settings, now: datetime, export_id: int) -> 
                 select(Subject.id, Subject.kind, Subject.created_at).where(Subject.id == subject_id)  # type: ignore[call-overload,arg-type]
             ).one()
             head = {"id": subject.id, "kind": subject.kind, "created_at": subject.created_at.isoformat()}
-            archive = ArchiveWriter(conn, settings, now, head).write(part)
+            # The person's own time zone for index.html (a subject without an account: UTC).
+            zone = conn.execute(
+                select(Account.time_zone).where(Account.subject_id == subject_id)  # type: ignore[call-overload,arg-type]
+            ).scalar()
+            archive = ArchiveWriter(conn, settings, now, head, zone or "UTC").write(part)
         part.replace(final)
     except BaseException:
         part.unlink(missing_ok=True)

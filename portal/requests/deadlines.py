@@ -27,6 +27,7 @@ import holidays
 
 from portal.core.errors import ValidationError
 from portal.core.settings import Settings
+from portal.core.words import count as counted
 
 # Bumped whenever the arithmetic below changes, so stored due dates are recomputed (refresh()).
 RULES_VERSION = 1
@@ -116,8 +117,7 @@ def add_business_days(start: date, count: int, cal: Calendar) -> tuple[date, lis
     steps = [f"{count} business days later"]
     if skipped:
         steps.append(
-            f"skipping {skipped} weekend day{'s' if skipped != 1 else ''} and holiday"
-            f"{'s' if skipped != 1 else ''}"
+            f"skipping {counted(skipped, 'weekend day or holiday', 'weekend days and holidays')}"
             + (f" ({'; '.join(holidays_skipped)})" if holidays_skipped else "")
         )
     steps.append(str(day))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from portal.core.context import Ctx
 from portal.core.errors import ValidationError
+from portal.core.words import count
 from portal.export import exports
 from portal.models.requests import DataRequest
 from portal.requests import timeline
@@ -35,7 +36,7 @@ def opt_out(ctx: Ctx, row: DataRequest, *, via: str) -> int:
         )
     if "profiling" in row.scope.split():
         change, deleted = consent.revoke_personalization(ctx, row.subject_id, via=via)
-        words = f"{deleted} recorded search preference{'s' if deleted != 1 else ''} deleted"
+        words = f"{count(deleted, 'recorded search preference')} deleted"
         done.append(
             _said(change.changed, "Personalised content is now off", "Personalised content was already off")
             + f"; {words}"

@@ -15,6 +15,7 @@ from portal.accounts import staffing
 from portal.core import mail
 from portal.core.context import Ctx
 from portal.core.links import absolute
+from portal.core.words import count
 from portal.models.requests import DataRequest
 from portal.requests import queue
 from portal.requests.statuses import LABELS
@@ -53,7 +54,7 @@ def send_due(ctx: Ctx) -> int:
             if days < 0
             else "due today"
             if days == 0
-            else f"{days} day{'s' if days != 1 else ''} left"
+            else f"{count(days, 'day')} left"
         )
         line = (
             f"- no. {row.id}: {row.kind}, {LABELS[row.status].lower()}, due {row.due_on} ({when}), "

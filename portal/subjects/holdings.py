@@ -153,6 +153,30 @@ def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
 # -- cookies ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SiteIdView:
+    """A site user id tied to the subject: the other kind of row in "Cookies and ids tied to you"."""
+
+    shown_value: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+_SITE_IDS = (
+    select(col(Identifier.value), col(Identifier.first_seen), col(Identifier.last_seen))
+    .where(col(Identifier.subject_id) == bindparam("subject_id"), col(Identifier.kind) != "cookie")
+    .order_by(col(Identifier.last_seen).desc(), col(Identifier.id).desc())
+)  # fmt: skip
+
+
+def site_ids(ctx: Ctx, subject_id: int) -> list[SiteIdView]:
+    """The subject's ids that are not cookie values (site user ids): the cookie page lists them too, so
+    its rows add up to the overview's count of the category. Shortened like identification cookies."""
+    rows = ctx.session.execute(_SITE_IDS, {"subject_id": subject_id}).all()
+    shown = [r.value[:MASK_CHARS] + "…" if len(r.value) > MASK_CHARS else r.value for r in rows]
+    return [SiteIdView(value, r.first_seen, r.last_seen) for value, r in zip(shown, rows, strict=True)]
+
+
 def _cookie_view(row: Any, known: CookieCatalog, presented: Mapping[str, str], ctx: Ctx) -> CookieView:
     """`row`: an Identifier, or a row of its columns."""
     entry = known.get(row.name)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from portal.core import words
 from portal.subjects.logbrowse import Activity
 
 WIDTH = 600
@@ -52,13 +53,13 @@ def activity_chart(activity: Activity, tz: ZoneInfo) -> Chart:
                 round(plot - h, 2),
                 round(slot * 0.8, 2),
                 round(h, 2),
-                f"{_day(d.day)}: {d.count} request{'s' if d.count != 1 else ''}",
+                f"{_day(d.day)}: {words.count(d.count, 'request')}",
             )
         )
     first, last = (_day(days[0].day), _day(days[-1].day)) if days else ("", "")
     if activity.busiest is not None:
         summary = (
-            f"{activity.total} requests between {first} and {last}; the busiest day was "
+            f"{words.count(activity.total, 'request')} between {first} and {last}; the busiest day was "
             f"{_day(activity.busiest.day)} with {activity.busiest.count}."
         )
     else:

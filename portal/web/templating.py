@@ -15,6 +15,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from portal import __version__
+from portal.audit.actions import words as action_words
+from portal.core.words import count
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 HTMX_FILE = "htmx-2.0.11.min.js"
@@ -38,6 +40,9 @@ def make_templates() -> Jinja2Blocks:
     templates.env.autoescape = True
     templates.env.globals["url_for"] = _url_paths()
     templates.env.globals["time_tag"] = time_tag
+    # Numbers agree with nouns ({{ n | count("search term") }}) and actions read as words, never codes.
+    templates.env.filters["count"] = count
+    templates.env.globals["action_words"] = action_words
     return templates
 
 

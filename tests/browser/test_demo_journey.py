@@ -30,7 +30,7 @@ def test_demo_user_journey(page, live_server: LiveServer, tmp_path: Path) -> Non
     page.get_by_role("heading", name="My data", exact=True).wait_for()
     shot(page, "journey-1-overview")
 
-    page.get_by_role("link", name="Log records").click()
+    page.get_by_role("link", name="Log records", exact=True).click()
     rows = page.locator("#log-rows tr")
     expect(rows).to_have_count(50)
     page.get_by_role("link", name="Load more").click()

@@ -36,7 +36,7 @@ def test_log_records_load_more_and_accessibility(page, live_server: LiveServer) 
     assert serious(page) == []
     shot(page, "my-overview")
 
-    page.get_by_role("link", name="Cookies").click()
+    page.get_by_role("link", name="Cookies", exact=True).click()
     page.get_by_text("night trains, alpine lakes").wait_for()
     assert serious(page) == []
     shot(page, "my-cookies")
@@ -46,7 +46,7 @@ def test_log_records_load_more_and_accessibility(page, live_server: LiveServer) 
     assert serious(page) == []
     shot(page, "my-search")
 
-    page.get_by_role("link", name="Log records").click()
+    page.get_by_role("link", name="Log records", exact=True).click()
     rows = page.locator("#log-rows tr")
     assert rows.count() == 50
     page.locator("svg.chart").wait_for()  # the chart arrives after the list (htmx, hx-trigger=load)

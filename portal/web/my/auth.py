@@ -11,6 +11,7 @@ from starlette.responses import Response
 from portal.accounts import accounts, mfa, recovery, signin
 from portal.core.errors import Throttled, TokenInvalid, ValidationError
 from portal.core.settings import Settings
+from portal.core.words import count
 from portal.web.common import (
     call,
     current,
@@ -223,6 +224,6 @@ async def change_password(request: Request) -> Response:
         return render(
             request, "account/password.html", {"errors": {exc.field or "form": str(exc)}}, status_code=400
         )
-    others = f" {ended} other session{'s' if ended != 1 else ''} ended." if ended else ""
+    others = f" {count(ended, 'other session')} ended." if ended else ""
     flash(request, f"Your password was changed.{others}", "success", receipt=seq)
     return redirect(request, "account.home")

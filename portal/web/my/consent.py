@@ -14,6 +14,7 @@ from portal.core.context import Ctx
 from portal.core.errors import TokenInvalid
 from portal.core.links import absolute
 from portal.core.settings import Settings
+from portal.core.words import count
 from portal.models import CONSENT_FIELDS
 from portal.subjects import consent
 from portal.web import gpc
@@ -123,7 +124,7 @@ async def revoke(request: Request) -> Response:
         data = await call(request, _page_data, subject_id)
         return render(request, "my/consent_revoke.html", data)
     change, deleted = await call(request, consent.revoke_personalization, subject_id)
-    words = f"{deleted} recorded search preference{'s' if deleted != 1 else ''} deleted"
+    words = f"{count(deleted, 'recorded search preference')} deleted"
     receipt = change.entry.seq if change.entry else None
     flash(request, f"Personalised content is off; {words}.", "success", receipt=receipt)
     response = redirect(request, "my.consent")

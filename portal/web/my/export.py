@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from portal.accounts import reauth, sessions
 from portal.core.context import Ctx
+from portal.core.words import count
 from portal.export import exports
 from portal.subjects import registry
 from portal.web.common import call, current, field, form, login_required, not_found, redirect, render
@@ -86,7 +87,7 @@ async def create(request: Request) -> Response:
     link = request.url_for("my.export_download", token=started.token).path
     flash(
         request,
-        f"Your data is ready. The download link works once, for {_hours()} hours.",
+        f"Your data is ready. The download link works once, for {count(_hours(), 'hour')}.",
         "success",
         download=link,
     )

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.core.context import Ctx
+from portal.core.words import count as counted
 from portal.subjects import holdings, logbrowse, thisbrowser
 from portal.web.charts import activity_chart
 from portal.web.common import call, current, login_required, not_found, redirect, render
@@ -23,6 +24,14 @@ from portal.web.flash import flash
 GET, FORM = ["GET"], ["GET", "POST"]
 UTC = ZoneInfo("UTC")
 ACTIVITY = {"my.logs": "my.activity", "browser.logs": "browser.activity"}
+# Where each overview category's rows are listed, and the noun its count is read with. Promotional
+# emails have no page of their own: they are listed in the download.
+OVERVIEW_PAGES = {
+    "identifiers": ("my.cookies", "cookie or id", "cookies and ids"),
+    "search_preferences": ("my.search", "search term", None),
+    "log_records": ("my.logs", "log record", None),
+    "promo_emails": ("my.export", "promotional email", None),
+}
 ALREADY_DELETED = {
     "cookie": "That cookie record was already deleted.",
     "search": "That search term was already deleted.",
@@ -60,7 +69,8 @@ async def overview(request: Request) -> Response:
         return holdings.claim(ctx, subject_id, cookies), holdings.overview(ctx, subject_id)
 
     linked, summaries = await call(request, lambda ctx: load(ctx))
-    return _page(request, "my/overview.html", "my.overview", tz, summaries=summaries, linked=linked)
+    context = {"summaries": summaries, "linked": linked, "pages": OVERVIEW_PAGES}
+    return _page(request, "my/overview.html", "my.overview", tz, **context)
 
 
 @login_required
@@ -68,11 +78,13 @@ async def cookies(request: Request) -> Response:
     subject_id, tz = _me(request)
     presented = _cookies(request)
 
-    def load(ctx: Ctx) -> tuple[int, list[holdings.CookieView]]:
-        return holdings.claim(ctx, subject_id, presented), holdings.cookies(ctx, subject_id, presented)
+    def load(ctx: Ctx) -> tuple[int, list[holdings.CookieView], list[holdings.SiteIdView]]:
+        linked = holdings.claim(ctx, subject_id, presented)
+        return linked, holdings.cookies(ctx, subject_id, presented), holdings.site_ids(ctx, subject_id)
 
-    linked, items = await call(request, lambda ctx: load(ctx))
-    return _page(request, "my/cookies.html", "my.cookies", tz, cookies=items, linked=linked)
+    linked, items, site_ids = await call(request, lambda ctx: load(ctx))
+    context = {"cookies": items, "site_ids": site_ids, "linked": linked}
+    return _page(request, "my/cookies.html", "my.cookies", tz, **context)
 
 
 @login_required
@@ -103,7 +115,8 @@ async def delete_cookies(request: Request) -> Response:
             request, tz, "my.cookies", "Delete every cookie record?", message, "Delete all cookie records"
         )
     count, seq = await call(request, holdings.delete_cookies, subject_id)
-    flash(request, f"{count} cookie record(s) deleted.", "success", **({"receipt": seq} if seq else {}))
+    message = f"{counted(count, 'cookie record', none='No')} deleted."
+    flash(request, message, "success", **({"receipt": seq} if seq else {}))
     return redirect(request, "my.cookies")
 
 
@@ -144,7 +157,8 @@ async def delete_preferences(request: Request) -> Response:
         title = "Delete every search preference?"
         return _confirm(request, tz, "my.search", title, message, "Delete all search preferences")
     count, seq = await call(request, holdings.delete_search_preferences, subject_id)
-    flash(request, f"{count} search preference(s) deleted.", "success", **({"receipt": seq} if seq else {}))
+    message = f"{counted(count, 'search term', none='No')} deleted."
+    flash(request, message, "success", **({"receipt": seq} if seq else {}))
     return redirect(request, "my.search")
 
 
@@ -281,7 +295,7 @@ async def browser_personalization(request: Request) -> Response:
         title = "Switch off personalised content for this browser?"
         return _browser_confirm(request, title, message, "Switch off personalised content")
     forgotten, seq = await call(request, thisbrowser.revoke_personalization, found.subject_id)
-    message = f"Personalised content is off for this browser; {forgotten} search term(s) deleted."
+    message = f"Personalised content is off for this browser; {counted(forgotten, 'search term')} deleted."
     flash(request, message, "success", **({"receipt": seq} if seq else {}))
     response = redirect(request, "browser.home")
     _clear_pref_cookie(request, response)

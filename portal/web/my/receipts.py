@@ -17,41 +17,13 @@ from starlette.routing import Route
 
 from portal import audit
 from portal.audit import receipts
+from portal.audit.actions import words
 from portal.audit.checkpoints import CheckpointError
 from portal.core.context import Ctx
 from portal.web.common import call, current, login_required, not_found, render
 from portal.web.my.consent import local_time
 
 RECENT = 50
-# Plain words for the actions a person sees in their own list; anything else shows its code.
-ACTION_WORDS = {
-    "account.register": "Account registered",
-    "account.verify_email": "Email address confirmed",
-    "account.password_change": "Password changed",
-    "login.ok": "Logged in",
-    "login.failed": "Failed login attempt",
-    "consent.personalization.on": "Personalised content turned on",
-    "consent.personalization.off": "Personalised content turned off",
-    "consent.marketing.on": "Marketing use of my data allowed",
-    "consent.marketing.off": "Marketing use of my data stopped",
-    "consent.email.on": "Subscribed to promotional email",
-    "consent.email.off": "Unsubscribed from promotional email",
-    "search_preferences.delete": "Search preferences deleted",
-    "request.received": "Request received",
-    "request.identity_pending": "Request: checking who you are",
-    "request.in_review": "Request being reviewed",
-    "request.approved": "Request approved",
-    "request.in_progress": "Request being carried out",
-    "request.completed": "Request completed",
-    "request.denied": "Request refused",
-    "request.on_hold": "Request put on hold",
-    "request.cancelled": "Request cancelled",
-    "request.extended": "Request's deadline extended",
-    "request.joined": "Request made again (joined the open one)",
-    "request.reminder": "Staff reminded of a request's deadline",
-    "request.assign": "Request assigned to a staff member",
-    "request.note": "Staff noted something on a request",
-}
 
 
 def _recent(ctx: Ctx, subject_id: int) -> list[Any]:
@@ -63,7 +35,7 @@ async def index(request: Request) -> Response:
     account = current(request).account
     assert account is not None
     entries = await call(request, _recent, account.subject_id)
-    rows = [(local_time(e.at, account.time_zone), e, ACTION_WORDS.get(e.action, e.action)) for e in entries]
+    rows = [(local_time(e.at, account.time_zone), e, words(e.action)) for e in entries]
     return render(request, "my/receipts.html", {"rows": rows})
 
 
@@ -96,7 +68,7 @@ async def show(request: Request) -> Response:
         "receipt": receipt,
         "fields": fields,
         "at": local_time(at, account.time_zone),
-        "action_words": ACTION_WORDS.get(fields["action"], fields["action"]),
+        "action_words": words(fields["action"]),
     }
     return render(request, "my/receipt.html", context)
 

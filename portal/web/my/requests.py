@@ -18,6 +18,7 @@ from starlette.routing import Route
 from portal.accounts import reauth, sessions
 from portal.core.context import Ctx
 from portal.core.errors import ValidationError
+from portal.core.words import count
 from portal.export import exports
 from portal.models.requests import OBJECTION_SCOPES, REQUEST_KINDS
 from portal.requests import deadlines, erasure, filing, fulfil, preview, queue, statuses, timeline, waiting
@@ -123,7 +124,7 @@ async def file(request: Request) -> Response:
         result = await call(request, reauth.confirm_password, cur, password)
         if result.status == "throttled":
             minutes = max(1, result.retry_after // 60)
-            error = {"password": f"Too many attempts. Try again in {minutes} minutes."}
+            error = {"password": f"Too many attempts. Try again in {count(minutes, 'minute')}."}
             response = await _refuse(request, tz, kind, values, error, 429)
             response.headers["Retry-After"] = str(result.retry_after)
             return response

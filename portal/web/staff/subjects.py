@@ -17,6 +17,7 @@ from starlette.routing import Route
 from portal import audit
 from portal.backoffice import dossier, lookup
 from portal.core.errors import NotFound, ValidationError
+from portal.core.words import count
 from portal.models.requests import OBJECTION_SCOPES, REQUEST_KINDS
 from portal.requests import onbehalf
 from portal.requests.statuses import KIND_LABELS, LABELS
@@ -136,7 +137,7 @@ async def file_request(request: Request) -> Response:
         flash(
             request,
             f"Request no. {filed.request_id} recorded. The contact address was mailed a link to confirm it "
-            f"within {days} days; nothing is carried out before that.",
+            f"within {count(days, 'day')}; nothing is carried out before that.",
             "success",
         )
     return redirect(request, "staff.request", id=filed.request_id)

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from portal.accounts import invites, recovery, staffing
 from portal.core.errors import NotFound, PortalError, ValidationError
+from portal.core.words import count
 from portal.models import STAFF_ROLES
 from portal.web.common import admin_required, call, current, field, form, not_found, redirect, staff_required
 from portal.web.flash import flash
@@ -38,7 +39,7 @@ async def invite(request: Request) -> Response:
     except ValidationError as exc:
         return await _team(request, 400, values=values, errors={exc.field or "email": str(exc)})
     days = invites.INVITE_TTL.days
-    sent = f"Invitation sent to {values['email'].strip().lower()}; its link works for {days} days."
+    sent = f"Invitation sent to {values['email'].strip().lower()}; its link works for {count(days, 'day')}."
     flash(request, sent, "success")
     return redirect(request, "staff.team")
 
