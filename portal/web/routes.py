@@ -42,6 +42,7 @@ routes: list[BaseRoute] = [
     Route("/login/mfa", auth.mfa_step, name="auth.mfa", methods=FORM),
     Route("/logout", auth.logout, name="auth.logout", methods=POST),
     mailed("auth.forgot", auth.forgot, FORM),
+    Route("/password/forgot/sent", auth.forgot_sent, name="auth.forgot_sent", methods=GET),
     mailed("auth.reset", auth.reset, FORM),
     Route("/account", auth.account_home, name="account.home", methods=GET),
     Route("/account/password", auth.change_password, name="account.password", methods=FORM),
