@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -181,7 +182,11 @@ def load(
     with transaction(factory) as session:
         create_accounts(Ctx(session=session, settings=settings, now=clock.now()))
     events, log = _write_files(settings, clock.now().astimezone(UTC))
-    for path, fmt in ((events, "events"), (log, "combined_cookie")):
+    sources: tuple[tuple[Path, Literal["events", "combined_cookie"]], ...] = (
+        (events, "events"),
+        (log, "combined_cookie"),
+    )
+    for path, fmt in sources:
         # `make run` loads the demo on every start: a file read to its end is not read again, or each
         # start would add an empty ingest run to the staff's list and an entry to the audit log.
         if path.stat().st_size and not _read_to_the_end(factory, path):
