@@ -24,17 +24,23 @@ log = logging.getLogger("portal.accounts.mail")
 BATCH = 100
 
 
-def queue(ctx: Ctx, kind: str, email: str, password_hash: str | None = None) -> None:
+def queue(
+    ctx: Ctx, kind: str, email: str, password_hash: str | None = None, account_id: int | None = None
+) -> None:
     """Queue a request unless this client has posted too many this hour (then: silently nothing)."""
     if not throttle.take(ctx, throttle.mail_client_key(ctx, ctx.ip or "-"), throttle.MAIL_PER_CLIENT):
         return
-    ctx.session.add(MailRequest(kind=kind, email=email, password_hash=password_hash, created_at=ctx.now))
+    ctx.session.add(
+        MailRequest(
+            kind=kind, email=email, password_hash=password_hash, account_id=account_id, created_at=ctx.now
+        )
+    )
     ctx.session.flush()
 
 
 def process(ctx: Ctx, limit: int = BATCH) -> int:
     """Carry out queued requests, oldest first; returns how many were handled."""
-    from portal.accounts import accounts  # accounts queues through this module
+    from portal.accounts import accounts, emailchange  # they queue through this module
 
     # Several workers run this round: on PostgreSQL each claims rows the others have not locked.
     claim = select(MailRequest).order_by(col(MailRequest.id)).limit(limit).with_for_update(skip_locked=True)
@@ -44,6 +50,8 @@ def process(ctx: Ctx, limit: int = BATCH) -> int:
             accounts.finish_registration(ctx, row.email, row.password_hash)
         elif row.kind == "reset":
             accounts.finish_reset_request(ctx, row.email)
+        elif row.kind == "email_change" and row.account_id is not None:
+            emailchange.finish_request(ctx, row.account_id, row.email)
         else:
             log.warning("mail request %s of unknown kind %r dropped", row.id, row.kind)
     if rows:

@@ -73,7 +73,9 @@ class LinkToken(SQLModel, table=True):
     account_id: int = Field(
         sa_column=Column(Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True)
     )
-    purpose: str = Field(max_length=16)  # "verify" | "reset"
+    purpose: str = Field(max_length=16)  # "verify" | "reset" | "email" | "invite" …
+    # "email" only: the address the account changes to once the link mailed to it is confirmed.
+    new_email: str | None = Field(default=None, max_length=254)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime
     expires_at: datetime
@@ -103,10 +105,12 @@ class MailRequest(SQLModel, table=True):
 
     __tablename__ = "mail_request"
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # "register" | "reset"
+    kind: str = Field(max_length=16)  # "register" | "reset" | "email_change"
     email: str = Field(max_length=254)
     # Registration only: the argon2id hash made while answering (the password itself is never kept).
     password_hash: str | None = Field(default=None, max_length=255)
+    # Email change only: the logged-in account that asked for `email` (the new address).
+    account_id: int | None = None
     created_at: datetime
 
 

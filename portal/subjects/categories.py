@@ -388,11 +388,13 @@ CATEGORIES: tuple[Category, ...] = (
         title="Emailed links",
         origin="observed",
         description="Hashes of the confirmation and password-reset links mailed to you (and, for staff, "
-        "of invitation links and second-factor recovery codes).",
+        "of invitation links and second-factor recovery codes), and the new address an email change "
+        "waits to confirm.",
         purpose="To make each link work once.",
         legal_basis="Contract (GDPR Art. 6(1)(b)).",
         retention="24 hours at most (staff invitations 3 days; recovery codes until used or replaced).",
         found_by="account",
+        personal=("new_email",),
         not_exported="hashes of emailed confirmation and reset links, valid 24 hours at most",
     ),
 )
@@ -420,8 +422,8 @@ OTHER_TABLES: Mapping[str, OtherTable] = {
 # Personal data that no subject reference ties to anyone (each entry says how long it is kept).
 UNLINKED: Mapping[str, Unlinked] = {
     "mail_request": Unlinked(
-        "registration and reset forms waiting for the background sender (seconds): an address as typed, "
-        "which may belong to nobody; deleted once the mail is written",
+        "registration, reset and email-change forms waiting for the background sender (seconds): an "
+        "address as typed, which may belong to nobody; deleted once the mail is written",
         ("email", "password_hash"),
     ),
     "quarantined_line": Unlinked(

@@ -8,6 +8,7 @@ from starlette.staticfiles import StaticFiles
 from portal.web import demosite
 from portal.web.common import mailed
 from portal.web.my import (
+    account,
     auth,
     consent,
     export,
@@ -46,6 +47,7 @@ routes: list[BaseRoute] = [
     mailed("auth.reset", auth.reset, FORM),
     Route("/account", auth.account_home, name="account.home", methods=GET),
     Route("/account/password", auth.change_password, name="account.password", methods=FORM),
+    *account.ROUTES,
     *staffauth.ROUTES,
     *verification.ROUTES,
     *export.ROUTES,
