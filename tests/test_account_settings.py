@@ -7,10 +7,17 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from portal import housekeeping
+from portal.models import OutboxMail
+from portal.requests import waiting
+from portal.subjects import registry, suppression
 from portal.web.app import create_app
 from tests import sitedata_factory as f
-from tests.conftest import LINK_RE, STRONG_PASSWORD, Client, Portal
+from tests.conftest import LINK_RE, STRONG_PASSWORD, Client, Portal, Store
+from tests.erasure_util import ask_erasure
+from tests.request_util import portal_with
 from tests.test_mail import smtp  # noqa: F401  (the fixture: aiosmtpd on loopback)
 
 ANN, NEW, TAKEN = "ann@example.com", "ann.new@example.com", "bob@example.com"
@@ -201,3 +208,29 @@ def test_the_change_is_confirmed_from_another_browser_and_ends_every_session(por
     assert [(m["To"], m["Subject"]) for m in inbox.messages[1:]] == [(ANN, "Your email address was changed")]
     assert webmail.submit("/login", {"email": NEW, "password": STRONG_PASSWORD}).status_code == 303
     app.state.engine.dispose()
+
+
+def test_mail_to_the_former_address_stays_the_persons_and_erasure_suppresses_both(store: Store) -> None:
+    """Export and erasure find mail by address: after a change they find the old address's mail too,
+    and an erasure puts every address the account had on the suppression list."""
+    with portal_with(store, erasure_wait_days=0) as portal:
+        ann = portal.client()
+        portal.verified_user(ann, ANN)
+        _ask(ann, NEW)
+        assert ann.submit(portal.last_link(NEW)).status_code == 303
+        portal.send_requested_mail()
+        subject = f.account_subject(store, NEW)
+        with store.engine.connect() as conn:
+            found = registry.scope(conn, store.settings.secret_key, subject)
+            mail_to = [r[0] for r in conn.execute(select(OutboxMail.to_addr).where(registry.where(registry.by_key("mail"), found)))]
+        assert found.emails == (ANN, NEW)
+        # Her confirmation link, the link to the new address and the notice to the old one.
+        assert sorted(mail_to) == sorted([ANN, NEW, ANN])
+        assert "former_emails" in registry.by_key("account").personal
+
+        ask_erasure(ann)
+        result = waiting.run_due(store.factory, portal.store.settings, store.clock)
+        assert result.completed, result
+        with store.ctx() as ctx:
+            assert suppression.is_suppressed(ctx.session, store.settings.secret_key, ANN)
+            assert suppression.is_suppressed(ctx.session, store.settings.secret_key, NEW)

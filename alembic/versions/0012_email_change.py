@@ -1,4 +1,5 @@
-"""email change: the new address a mailed link confirms, the account a queued change is for
+"""email change: the new address a mailed link confirms, the account a queued change is for, the
+addresses an account had before
 
 Revision ID: 0012
 Revises: 0011
@@ -19,6 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("account") as batch:
+        batch.add_column(sa.Column("former_emails", sa.Text(), nullable=True))
     with op.batch_alter_table("link_token") as batch:
         batch.add_column(sa.Column("new_email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True))
     with op.batch_alter_table("mail_request") as batch:
@@ -30,3 +33,5 @@ def downgrade() -> None:
         batch.drop_column("account_id")
     with op.batch_alter_table("link_token") as batch:
         batch.drop_column("new_email")
+    with op.batch_alter_table("account") as batch:
+        batch.drop_column("former_emails")

@@ -107,6 +107,8 @@ def confirm(ctx: Ctx, token: str, keep_session_hash: str | None) -> tuple[Accoun
     if accounts.by_email(ctx, new) is not None:
         # Taken since the link was mailed (someone registered it): the holder of this mailbox may know.
         raise TokenInvalid("That address now belongs to another account, so your address stays as it was.")
+    former = [a for a in (account.former_emails or "").split(", ") if a and a != new]
+    account.former_emails = ", ".join([*[a for a in former if a != old], old])
     account.email = new
     account.email_verified_at = ctx.now
     ended = sessions.end_others(ctx, account.id, keep_hash=keep_session_hash)  # type: ignore[arg-type]

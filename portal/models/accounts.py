@@ -38,6 +38,9 @@ class Account(SQLModel, table=True):
     email_verified_at: datetime | None = None
     password_changed_at: datetime
     time_zone: str = Field(default="UTC", max_length=64)
+    # Addresses the account had before an email change, oldest first, ", "-separated (an address holds
+    # no comma): mail sent to them stays the person's, found by export and erasure (registry.Scope).
+    former_emails: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     totp_secret: str | None = Field(default=None, max_length=64)
     totp_enabled_at: datetime | None = None
     # Last accepted TOTP time step: a code is never accepted twice.

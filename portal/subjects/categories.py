@@ -113,12 +113,13 @@ CATEGORIES: tuple[Category, ...] = (
         table="account",
         title="Your portal account",
         origin="provided",
-        description="The email address, role and settings of the account you log in to this portal with.",
+        description="The email address (and those it had before), role and settings of the account you "
+        "log in to this portal with.",
         purpose="To let you log in, reach you about your requests and show you your data.",
         legal_basis="Contract (GDPR Art. 6(1)(b)) and legal obligation to answer your requests "
         "(Art. 6(1)(c)).",
         retention="Until you delete your account.",
-        personal=("email", "password_hash", "totp_secret", "time_zone"),
+        personal=("email", "password_hash", "totp_secret", "time_zone", "former_emails"),
         omitted={
             **_SUBJECT,
             "password_hash": "a one-way hash of your password, kept secret so it cannot be attacked offline",
