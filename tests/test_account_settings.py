@@ -61,6 +61,7 @@ def test_the_time_zone_is_chosen_from_a_list_and_every_page_uses_it(portal: Port
     tokyo = (at + timedelta(hours=9)).strftime("%d %b %Y, %H:%M")
     logs = ann.get("/my/logs").text
     assert "Times are in the Asia/Tokyo time zone" in logs and tokyo in logs and utc_shown not in logs
+    assert tokyo in ann.get("/my").text  # the overview: the records' first and last seen
     receipts = ann.get("/my/receipts").text
     assert "When (Asia/Tokyo)" in receipts
     one = ann.get(f"/my/receipts/{receipt.group(1)}").text

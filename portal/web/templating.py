@@ -60,7 +60,7 @@ def _url_paths() -> Callable[..., str]:
 
 
 @functools.lru_cache(maxsize=64)
-def account_zone(name: str | None) -> tzinfo:
+def account_zone(name: str | None) -> ZoneInfo:
     """The zone an account's pages show times in; UTC for none or a name tzdata no longer knows."""
     try:
         return ZoneInfo(name or "UTC")
