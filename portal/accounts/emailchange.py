@@ -102,6 +102,8 @@ def confirm(ctx: Ctx, token: str, keep_session_hash: str | None) -> tuple[Accoun
     """Make the change; (the account, sessions ended, the audit entry's number: the receipt)."""
     row = _row(ctx, token)
     account = accounts.get(ctx, row.account_id)
+    if account.disabled_at is not None:
+        raise TokenInvalid("This link is not valid.")
     new, old = row.new_email or "", account.email
     row.used_at = ctx.now
     if accounts.by_email(ctx, new) is not None:

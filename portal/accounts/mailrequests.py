@@ -6,7 +6,9 @@ way; the housekeeping round (every few seconds, before mail goes out) looks the 
 the account or the link and queues the mail. Two budgets stop the portal being used to bomb an
 inbox: per client address (how many such forms it may post an hour, checked here) and per
 recipient (how many such mails an address gets an hour, checked when the mail is made). A request
-over budget is answered exactly like the others, and nothing more is sent.
+over budget is answered exactly like the others, and nothing more is sent. Changing an account's
+email address goes the same way (portal/accounts/emailchange.py): the form must not tell whether
+the new address already has an account.
 """
 
 from __future__ import annotations
