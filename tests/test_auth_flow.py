@@ -105,7 +105,11 @@ def test_forgotten_password_reset(portal: Portal) -> None:
     c, other = portal.client(), portal.client()
     portal.verified_user(c, EMAIL)
     r = other.submit("/password/forgot", {"email": EMAIL})
-    assert r.status_code == 200 and "Check your inbox" in r.text
+    # Post/redirect/get: the answer is a page of its own, so reloading it posts nothing again.
+    assert r.status_code == 303 and r.headers["location"] == "/password/forgot/sent"
+    for _ in range(2):
+        assert "Check your inbox" in other.get("/password/forgot/sent").text
+    assert len([s for s, _ in portal.outbox(EMAIL) if s == "Reset your password"]) == 1
     link = portal.last_link(EMAIL)
     assert "/password/reset/" in link
     assert other.get(link).status_code == 200  # GET does not consume

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from portal.demo import demosite, seed
+from portal.models import metadata
 from portal.subjects.useragents import describe_user_agent
 from portal.web.app import create_app
 from tests.conftest import Client, Store
@@ -40,6 +41,22 @@ def test_demo_is_idempotent_and_gives_the_demo_user_linked_data(store: Store) ->
     now = store.clock.now()
     assert store.scalar("SELECT count(*) FROM log_record WHERE at < :t", t=now - timedelta(days=61)) == 0
     assert store.scalar("SELECT count(*) FROM log_record WHERE at > :t", t=now) == 0
+
+
+def _rows(store: Store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        return {t.name: int(conn.execute(text(f'SELECT count(*) FROM "{t.name}"')).scalar_one()) for t in metadata.sorted_tables}
+
+
+def test_a_second_demo_run_adds_no_row_anywhere(store: Store) -> None:
+    """`make run` loads the demo on every start: no ingest run, audit entry or quarantined line piles up."""
+    seed.load(store.factory, store.settings, store.clock)
+    first = _rows(store)
+    assert first["ingest_run"] == 2 and first["log_record"] == 2 * seed.DEMO_LINES
+    for _ in range(2):
+        store.clock.advance(hours=1)
+        seed.load(store.factory, store.settings, store.clock)
+        assert _rows(store) == first
 
 
 def test_the_demo_members_history_is_one_persons_few_browsers(store: Store) -> None:

@@ -96,6 +96,23 @@ def test_filters_by_text_and_date_range(portal: Portal) -> None:
     assert "No record matches" in ann.get("/my/logs?q=%25").text
 
 
+def test_a_text_filter_shows_what_it_matched(portal: Portal) -> None:
+    """The table shows the referrer's site only: a match in the rest of its address is shown under it."""
+    ann, me = _me(portal)
+    src = f.source(portal.store)
+    f.log_records(portal.store, me, 3, source_id=src, path="/films/{i}",
+                  referrer="https://www.google.com/search?q=river+documentaries")  # fmt: skip
+    f.log_records(portal.store, me, 2, source_id=src, path="/river/{i}", referrer=None)
+    page = ann.get("/my/logs?q=River").text
+    assert set(ROW_PATH.findall(page)) == {"/films/0", "/films/1", "/films/2", "/river/0", "/river/1"}
+    # Each record matched through its hidden referrer says so, with the address it matched in.
+    shown = "Matched in the full address: <code>https://www.google.com/search?q=river+documentaries</code>"
+    assert page.count(shown) == 3
+    # A match in what the table shows already (the page, the site) adds nothing.
+    assert "Matched in the full address" not in ann.get("/my/logs?q=google").text
+    assert "Matched in the full address" not in ann.get("/my/logs").text
+
+
 def test_activity_chart_is_an_accessible_svg_with_a_table(portal: Portal) -> None:
     ann, me = _me(portal)
     src = f.source(portal.store)

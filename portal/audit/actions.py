@@ -44,6 +44,9 @@ WORDS: dict[str, str] = {
     "account.password_change": "Changed your password",
     "account.reset_requested": "Sent a password reset link",
     "account.password_reset": "Reset your password",
+    "account.time_zone": "Changed your time zone",
+    "account.email_change_requested": "Sent a link to confirm your new email address",
+    "account.email_change": "Changed your email address",
     # Signing in
     "login.ok": "Logged you in",
     "login.failed": "Refused a login with a wrong password",

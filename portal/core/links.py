@@ -17,6 +17,7 @@ MAILED: dict[str, str] = {
     "auth.forgot": "/password/forgot",
     "auth.verify": "/verify/{token}",
     "auth.reset": "/password/reset/{token}",
+    "account.email_confirm": "/account/email/confirm/{token}",
     "consent.unsubscribe": "/unsubscribe/{token}",
     "my.request": "/my/requests/{id}",
     "receipts.verify": "/receipts/verify",

@@ -17,8 +17,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import col
 
 from portal import audit
 from portal.accounts import accounts, passwords
@@ -27,6 +30,8 @@ from portal.core.context import Ctx
 from portal.core.files import private_dir
 from portal.core.settings import Settings
 from portal.core.store import transaction
+from portal.ingest.sources import file_identity
+from portal.models import IngestSource
 from portal.subjects import identity
 
 # Printed by `make run`; demo data only.
@@ -177,7 +182,27 @@ def load(
     with transaction(factory) as session:
         create_accounts(Ctx(session=session, settings=settings, now=clock.now()))
     events, log = _write_files(settings, clock.now().astimezone(UTC))
-    Ingest(factory, settings, clock, fmt="events", site="demo").run([str(events)])
-    if log.stat().st_size:
-        Ingest(factory, settings, clock, fmt="combined_cookie", site="demo").run([str(log)])
+    sources: tuple[tuple[Path, Literal["events", "combined_cookie"]], ...] = (
+        (events, "events"),
+        (log, "combined_cookie"),
+    )
+    for path, fmt in sources:
+        # `make run` loads the demo on every start: a file read to its end is not read again, or each
+        # start would add an empty ingest run to the staff's list and an entry to the audit log.
+        if path.stat().st_size and not _read_to_the_end(factory, path):
+            Ingest(factory, settings, clock, fmt=fmt, site="demo").run([str(path)])
     return DEMO_LOGINS
+
+
+def _read_to_the_end(factory: sessionmaker[Session], path: Path) -> bool:
+    """Whether the demo site's ingest already stored every byte of this file."""
+    found = file_identity(path)
+    with transaction(factory) as session:
+        offset = session.scalar(
+            select(func.max(IngestSource.offset)).where(
+                col(IngestSource.site) == "demo",
+                col(IngestSource.fingerprint) == found.fingerprint,
+                col(IngestSource.fingerprint_bytes) == found.fingerprint_bytes,
+            )
+        )
+    return offset is not None and offset >= found.size

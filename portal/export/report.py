@@ -50,6 +50,7 @@ LABELS = {
     "id": "No.",
     "seq": "Entry no.",
     "email": "Email address",
+    "former_emails": "Former email addresses",
     "role": "Role",
     "created_at": "Created",
     "email_verified_at": "Email address confirmed",

@@ -38,6 +38,9 @@ class Account(SQLModel, table=True):
     email_verified_at: datetime | None = None
     password_changed_at: datetime
     time_zone: str = Field(default="UTC", max_length=64)
+    # Addresses the account had before an email change, oldest first, ", "-separated (an address holds
+    # no comma): mail sent to them stays the person's, found by export and erasure (registry.Scope).
+    former_emails: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     totp_secret: str | None = Field(default=None, max_length=64)
     totp_enabled_at: datetime | None = None
     # Last accepted TOTP time step: a code is never accepted twice.
@@ -73,7 +76,9 @@ class LinkToken(SQLModel, table=True):
     account_id: int = Field(
         sa_column=Column(Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True)
     )
-    purpose: str = Field(max_length=16)  # "verify" | "reset"
+    purpose: str = Field(max_length=16)  # "verify" | "reset" | "email" | "invite" …
+    # "email" only: the address the account changes to once the link mailed to it is confirmed.
+    new_email: str | None = Field(default=None, max_length=254)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime
     expires_at: datetime
@@ -103,10 +108,12 @@ class MailRequest(SQLModel, table=True):
 
     __tablename__ = "mail_request"
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # "register" | "reset"
+    kind: str = Field(max_length=16)  # "register" | "reset" | "email_change"
     email: str = Field(max_length=254)
     # Registration only: the argon2id hash made while answering (the password itself is never kept).
     password_hash: str | None = Field(default=None, max_length=255)
+    # Email change only: the logged-in account that asked for `email` (the new address).
+    account_id: int | None = None
     created_at: datetime
 
 

@@ -165,7 +165,8 @@ def _batch(ctx: Ctx, row: DataRequest) -> int:
 def _finish(ctx: Ctx, row: DataRequest) -> None:
     found = _scope(ctx, row)
     to = notices.recipient(ctx, row)  # the account's address (or the contact's), before either goes
-    addresses = [a for a in ((found.email if found else None), row.contact_addr) if a]
+    # Every address the account had goes on the suppression list, not only the last one.
+    addresses = [a for a in (*(found.emails if found else ()), row.contact_addr) if a]
     taken: dict[str, int] = {}
     last = ("account", "subject")
     if found is not None:

@@ -113,12 +113,13 @@ CATEGORIES: tuple[Category, ...] = (
         table="account",
         title="Your portal account",
         origin="provided",
-        description="The email address, role and settings of the account you log in to this portal with.",
+        description="The email address (and those it had before), role and settings of the account you "
+        "log in to this portal with.",
         purpose="To let you log in, reach you about your requests and show you your data.",
         legal_basis="Contract (GDPR Art. 6(1)(b)) and legal obligation to answer your requests "
         "(Art. 6(1)(c)).",
         retention="Until you delete your account.",
-        personal=("email", "password_hash", "totp_secret", "time_zone"),
+        personal=("email", "password_hash", "totp_secret", "time_zone", "former_emails"),
         omitted={
             **_SUBJECT,
             "password_hash": "a one-way hash of your password, kept secret so it cannot be attacked offline",
@@ -388,11 +389,13 @@ CATEGORIES: tuple[Category, ...] = (
         title="Emailed links",
         origin="observed",
         description="Hashes of the confirmation and password-reset links mailed to you (and, for staff, "
-        "of invitation links and second-factor recovery codes).",
+        "of invitation links and second-factor recovery codes), and the new address an email change "
+        "waits to confirm.",
         purpose="To make each link work once.",
         legal_basis="Contract (GDPR Art. 6(1)(b)).",
         retention="24 hours at most (staff invitations 3 days; recovery codes until used or replaced).",
         found_by="account",
+        personal=("new_email",),
         not_exported="hashes of emailed confirmation and reset links, valid 24 hours at most",
     ),
 )
@@ -420,8 +423,8 @@ OTHER_TABLES: Mapping[str, OtherTable] = {
 # Personal data that no subject reference ties to anyone (each entry says how long it is kept).
 UNLINKED: Mapping[str, Unlinked] = {
     "mail_request": Unlinked(
-        "registration and reset forms waiting for the background sender (seconds): an address as typed, "
-        "which may belong to nobody; deleted once the mail is written",
+        "registration, reset and email-change forms waiting for the background sender (seconds): an "
+        "address as typed, which may belong to nobody; deleted once the mail is written",
         ("email", "password_hash"),
     ),
     "quarantined_line": Unlinked(

@@ -88,6 +88,9 @@ class LogRow:
     referrer_domain: str | None
     browser: str
     ip: str
+    # The whole referrer, kept only when the text filter matched it and the shown domain does not
+    # say so: the page must show what a filter matched (a search term sits in the referrer's query).
+    matched_referrer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def _page_statement(has_lo: bool, has_hi: bool, has_text: bool, paged: bool, lim
         select(
             col(LogRecord.id), col(LogRecord.at), col(LogRecord.method), col(LogRecord.path),
             col(LogRecord.status), col(LogRecord.referrer_domain), col(LogRecord.user_agent),
-            col(LogRecord.ip),
+            col(LogRecord.ip), col(LogRecord.referrer),
         )
         .where(*clauses)
         .order_by(col(LogRecord.at).desc(), col(LogRecord.id).desc())
@@ -196,12 +199,23 @@ def page(ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit
     found = ctx.session.execute(stmt, params).all()
     rows = [
         LogRow(
-            r.id, r.at, r.method, r.path, r.status, r.referrer_domain, describe_user_agent(r.user_agent), r.ip
+            r.id, r.at, r.method, r.path, r.status, r.referrer_domain, describe_user_agent(r.user_agent),
+            r.ip, _matched_referrer(filt.text, r.path, r.referrer_domain, r.referrer),
         )
         for r in found[:limit]
-    ]
+    ]  # fmt: skip
     more = len(found) > limit
     return LogPage(rows, Cursor(rows[-1].at, rows[-1].id) if more and rows else None)
+
+
+def _matched_referrer(text: str, path: str | None, domain: str | None, referrer: str | None) -> str | None:
+    """The full referrer when only it (not the page or the domain shown) holds the filter's text."""
+    needle = text.lower()
+    if not needle or not referrer or needle not in referrer.lower():
+        return None
+    if needle in (path or "").lower() or needle in (domain or "").lower():
+        return None
+    return referrer
 
 
 def activity(ctx: Ctx, subject_id: int, filt: LogFilter) -> Activity:

@@ -57,6 +57,12 @@ class Scope:
     refs: tuple[str, ...]  # their audit pseudonyms (entries keep the pseudonym of their time)
     account_id: int | None
     email: str | None
+    former_emails: tuple[str, ...] = ()  # the account's addresses before an email change
+
+    @property
+    def emails(self) -> tuple[str, ...]:
+        """Every address the account had: mail sent to any of them is the person's."""
+        return (*self.former_emails, *([self.email] if self.email else []))
 
 
 def scope(conn: Connection | Session, secret: bytes, subject_id: int) -> Scope:
@@ -67,11 +73,14 @@ def scope(conn: Connection | Session, secret: bytes, subject_id: int) -> Scope:
         frontier = [m for m in merged if m not in tree]
         tree.extend(frontier)
     account = conn.execute(
-        select(accounts.c.id, accounts.c.email).where(accounts.c.subject_id == subject_id)
+        select(accounts.c.id, accounts.c.email, accounts.c.former_emails).where(
+            accounts.c.subject_id == subject_id
+        )
     ).first()
     account_id, email = (account[0], account[1]) if account else (None, None)
+    former = tuple(a for a in (account[2] or "").split(", ") if a) if account else ()
     refs = tuple(ref for ref in (subject_ref(secret, i) for i in tree) if ref is not None)
-    return Scope(subject_id, tuple(tree), refs, account_id, email)
+    return Scope(subject_id, tuple(tree), refs, account_id, email, former)
 
 
 def where(category: Category, found: Scope) -> ColumnElement[bool]:
@@ -87,7 +96,7 @@ def where(category: Category, found: Scope) -> ColumnElement[bool]:
         case "account":
             return c.account_id == found.account_id if found.account_id is not None else false()
         case "email":
-            return c.to_addr == found.email if found.email is not None else false()
+            return c.to_addr.in_(found.emails) if found.emails else false()
         case "audit":
             return c.subject_ref.in_(found.refs)
         case "audit_detail":

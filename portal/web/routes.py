@@ -8,6 +8,7 @@ from starlette.staticfiles import StaticFiles
 from portal.web import demosite
 from portal.web.common import mailed
 from portal.web.my import (
+    account,
     auth,
     consent,
     export,
@@ -42,9 +43,11 @@ routes: list[BaseRoute] = [
     Route("/login/mfa", auth.mfa_step, name="auth.mfa", methods=FORM),
     Route("/logout", auth.logout, name="auth.logout", methods=POST),
     mailed("auth.forgot", auth.forgot, FORM),
+    Route("/password/forgot/sent", auth.forgot_sent, name="auth.forgot_sent", methods=GET),
     mailed("auth.reset", auth.reset, FORM),
     Route("/account", auth.account_home, name="account.home", methods=GET),
     Route("/account/password", auth.change_password, name="account.password", methods=FORM),
+    *account.ROUTES,
     *staffauth.ROUTES,
     *verification.ROUTES,
     *export.ROUTES,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import pass_context
 from jinja2_fragments.starlette import Jinja2Blocks
@@ -25,8 +26,10 @@ HTMX_FILE = "htmx-2.0.11.min.js"
 def _page_context(request: Request) -> dict[str, Any]:
     state = request.scope.get("portal", {})
     current = state.get("current")
+    account = current.account if current else None
     return {
-        "current_account": current.account if current else None,
+        "current_account": account,
+        "account_tz": account_zone(account.time_zone if account else None),
         "csrf_token": state.get("csrf_token", ""),
         "flashes": state.get("flashes", []),
         "settings": request.app.state.settings,
@@ -59,6 +62,15 @@ def _url_paths() -> Callable[..., str]:
         return find(context["request"].app, name, tuple(params.items()))
 
     return url_for
+
+
+@functools.lru_cache(maxsize=64)
+def account_zone(name: str | None) -> ZoneInfo:
+    """The zone an account's pages show times in; UTC for none or a name tzdata no longer knows."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def time_tag(moment: datetime | None, tz: tzinfo) -> Markup:

@@ -9,7 +9,7 @@ from tests.browser.conftest import LiveServer
 from tests.conftest import STRONG_PASSWORD
 
 AXE = Axe()
-PUBLIC = ["/", "/login", "/register", "/register/sent", "/password/forgot"]
+PUBLIC = ["/", "/login", "/register", "/register/sent", "/password/forgot", "/password/forgot/sent"]
 
 
 def serious(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -178,6 +178,11 @@ async def forgot(request: Request) -> Response:
         return render(request, "account/forgot.html")
     email = field(await form(request), "email", 320)
     await call(request, accounts.request_reset, email)
+    # Post/redirect/get: reloading the answer page must not post the form (and queue a mail) again.
+    return redirect(request, "auth.forgot_sent")
+
+
+async def forgot_sent(request: Request) -> Response:
     return render(request, "account/forgot_sent.html")
 
 

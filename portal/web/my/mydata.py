@@ -20,6 +20,7 @@ from portal.subjects import holdings, logbrowse, thisbrowser
 from portal.web.charts import activity_chart
 from portal.web.common import call, current, login_required, not_found, redirect, render
 from portal.web.flash import flash
+from portal.web.templating import account_zone
 
 GET, FORM = ["GET"], ["GET", "POST"]
 UTC = ZoneInfo("UTC")
@@ -46,6 +47,12 @@ def _me(request: Request) -> tuple[int, ZoneInfo]:
     except (ValueError, KeyError):  # an unknown zone name must not break the page
         tz = UTC
     return account.subject_id, tz
+
+
+def _reader_zone(request: Request) -> ZoneInfo:
+    """This browser's pages need no login; a logged-in reader sees them in their own zone all the same."""
+    account = current(request).account
+    return account_zone(account.time_zone if account else None)
 
 
 def _page(request: Request, template: str, active: str, tz: ZoneInfo, **context: Any) -> Response:
@@ -264,23 +271,23 @@ async def browser_home(request: Request) -> Response:
         }
 
     context = await call(request, lambda ctx: load(ctx))
-    return render(request, "my/browser.html", {"tz": UTC, **context})
+    return render(request, "my/browser.html", {"tz": _reader_zone(request), **context})
 
 
 async def browser_logs(request: Request) -> Response:
     found = await _browser(request)
     if found.state != "browser" or found.subject_id is None:
         return redirect(request, "browser.home")
-    return await _logs(request, found.subject_id, UTC, "browser.logs", heading="This browser's log records")
+    tz = _reader_zone(request)
+    return await _logs(request, found.subject_id, tz, "browser.logs", heading="This browser's log records")
 
 
 async def browser_activity(request: Request) -> Response:
     found = await _browser(request)
     if found.state != "browser" or found.subject_id is None:
         return redirect(request, "browser.home")
-    return await _activity(
-        request, found.subject_id, UTC, "browser.logs", heading="This browser's activity per day"
-    )
+    heading = "This browser's activity per day"
+    return await _activity(request, found.subject_id, _reader_zone(request), "browser.logs", heading=heading)
 
 
 async def browser_personalization(request: Request) -> Response:
