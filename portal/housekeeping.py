@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.accounts import mailrequests, sessions, throttle
+from portal.accounts import accounts, mailrequests, sessions, throttle
 from portal.audit import checkpoints
 from portal.core import mail
 from portal.core.clock import Clock
@@ -35,6 +35,7 @@ def run_once(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
         ctx = Ctx(session=session, settings=settings, now=clock.now())
         sessions.purge_expired(ctx)
         throttle.purge_expired(ctx)
+        accounts.purge_expired_links(ctx)
         exports.purge_expired(ctx)
     _requests_if_due(factory, settings, clock)
     with transaction(factory) as session:

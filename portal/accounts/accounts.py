@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import col
 
 from portal import audit
@@ -26,6 +26,9 @@ from portal.models import ROLES, Account, LinkToken, Subject
 from portal.subjects import identity
 
 VERIFY_TTL = timedelta(hours=24)
+# An expired link still says "this link has expired" for a week (rather than "not valid"), then its
+# row goes: the registry promises emailed links are kept no longer (minimal data).
+EXPIRED_LINKS_KEPT = timedelta(days=7)
 RESET_TTL = timedelta(minutes=30)
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 
@@ -57,6 +60,13 @@ def _create(ctx: Ctx, email: str, password_hash: str, role: str, verified: bool)
     ctx.session.add(account)
     ctx.session.flush()
     return account
+
+
+def purge_expired_links(ctx: Ctx) -> int:
+    """Delete emailed links (and their new addresses) a week after they expired; recovery codes,
+    which never expire, stay until used up or replaced."""
+    stmt = delete(LinkToken).where(col(LinkToken.expires_at) < ctx.now - EXPIRED_LINKS_KEPT)
+    return int(ctx.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _issue_token(ctx: Ctx, account: Account, purpose: str, ttl: timedelta) -> str:

@@ -393,7 +393,8 @@ CATEGORIES: tuple[Category, ...] = (
         "waits to confirm.",
         purpose="To make each link work once.",
         legal_basis="Contract (GDPR Art. 6(1)(b)).",
-        retention="24 hours at most (staff invitations 3 days; recovery codes until used or replaced).",
+        retention="Valid 24 hours at most (staff invitations 3 days), deleted a week after they expire; "
+        "recovery codes until used or replaced.",
         found_by="account",
         personal=("new_email",),
         not_exported="hashes of emailed confirmation and reset links, valid 24 hours at most",
