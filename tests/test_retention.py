@@ -8,9 +8,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from sqlalchemy import text as sa_text
-
 import pytest
+from sqlalchemy import text as sa_text
 
 from portal import audit, housekeeping
 from portal.subjects import retention
