@@ -8,6 +8,7 @@ import json
 import re
 
 import pyotp
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -110,3 +111,12 @@ def test_int_path_parameters_match_only_what_the_store_holds(n: int) -> None:
     for convertor, bound in ((IdConvertor, MAX_INTEGER), (BigIdConvertor, MAX_BIGINT)):
         matched = re.fullmatch(f"(?:{convertor.regex})", str(n)) is not None
         assert matched == (n <= bound), (convertor.__name__, n)
+
+
+@pytest.mark.parametrize("path", ["/login", "/register", "/password/forgot"])
+def test_a_nul_character_in_a_form_is_a_clear_refusal_not_a_server_error(portal: Portal, path: str) -> None:
+    """PostgreSQL refuses NUL in any string: it used to surface as a 500 from the login query."""
+    c = portal.client()
+    r = c.submit(path, {"email": "nul\x00@example.com", "password": "x\x00" + STRONG_PASSWORD})
+    assert r.status_code in (200, 303, 400), r.status_code
+    assert "Internal Server Error" not in r.text

@@ -106,9 +106,11 @@ async def form(request: Request) -> FormData:
 
 
 def field(data: FormData, name: str, limit: int = MAX_FIELD) -> str:
-    """A text field, cut to a sane length (hostile megabyte fields never reach the services)."""
+    """A text field, cut to a sane length (hostile megabyte fields never reach the services). A NUL
+    character, which no text a person types holds and PostgreSQL refuses in any string (a 500 on
+    login), becomes U+FFFD, so the field fails its own validation like any other bad input."""
     value = data.get(name)
-    return value[:limit] if isinstance(value, str) else ""
+    return value[:limit].replace("\x00", "\ufffd") if isinstance(value, str) else ""
 
 
 def not_found() -> HTTPException:
