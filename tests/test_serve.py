@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -81,8 +82,10 @@ def test_keep_alive_requests_do_not_wait_for_delayed_acks_with_two_workers(sqlit
             assert response.status == 200
             assert not response.will_close  # one connection, kept alive throughout
         conn.close()
-    # The stall is a fixed ~40 ms per request; without it a loaded 2-core machine answers in a few ms.
-    assert max(times[2:]) < 0.03, [f"{t * 1000:.1f} ms" for t in times]
+    # The stall is a fixed ~40 ms on every request; without it a 2-core machine answers in a few ms.
+    # A machine busy with other work may hold one request back once: nine of the ten must be quick.
+    shown = [f"{t * 1000:.1f} ms" for t in times]
+    assert sorted(times[2:])[-2] < 0.03 and statistics.median(times[2:]) < 0.015, shown
 
 
 def test_a_port_in_use_is_one_clear_line(sqlite_store: Store) -> None:
