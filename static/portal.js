@@ -9,9 +9,21 @@ document.addEventListener("htmx:afterSwap", function (event) {
 });
 
 // On a phone tables show each row as a card (portal.css): label every cell with its column's header,
-// unless the template already did.
+// unless the template already did. Chromium drops a table's roles once its rows are display: block, so
+// screen readers would no longer hear a table: the roles are stated outright.
+var ROLES = { TABLE: "table", THEAD: "rowgroup", TBODY: "rowgroup", TFOOT: "rowgroup", TR: "row", TD: "cell" };
+function tableRoles(table) {
+  table.querySelectorAll("thead, tbody, tfoot, tr, td, th").forEach(function (el) {
+    if (el.closest("table") !== table || el.hasAttribute("role")) return;
+    if (el.tagName === "TH") el.setAttribute("role", el.closest("thead") || el.scope === "col" ? "columnheader" : "rowheader");
+    else el.setAttribute("role", ROLES[el.tagName]);
+  });
+  if (!table.hasAttribute("role")) table.setAttribute("role", "table");
+}
 function labelCells(root) {
+  if (root.tagName === "TABLE") root = root.parentNode;
   root.querySelectorAll("table").forEach(function (table) {
+    tableRoles(table);
     var names = [];
     table.querySelectorAll("thead th").forEach(function (th) {
       var shown = th.cloneNode(true);
