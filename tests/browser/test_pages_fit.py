@@ -63,6 +63,7 @@ class Visit:
     seen: set[tuple[str, str]] = field(default_factory=set)  # (route name, role) visited
     links: list[str] = field(default_factory=list)  # paths linked from the pages visited so far
     made_up: list[str] = field(default_factory=list)  # routes opened with a made-up token
+    redirected: list[str] = field(default_factory=list)  # routes that sent this role elsewhere
 
 
 def _page_routes() -> list[Route]:
@@ -137,6 +138,8 @@ def visit_all(page, visit: Visit, role: str, wanted: list[Route], mailed: Callab
         response = page.goto(path)
         if response is None or response.status >= 500:
             visit.found.append(f"{visit.size} {role} {route.name} {path}: status {response and response.status}")
+        if urlsplit(page.url).path != path:  # e.g. a member-only page for a visitor: the page it led to is checked
+            visit.redirected.append(f"{role} {route.name} -> {urlsplit(page.url).path}")
         check(page, visit, route.name, role)
 
 
@@ -270,6 +273,7 @@ def test_every_page_fits_and_passes_axe(browser, live_server: LiveServer, size: 
         ctx.close()
 
     missing = {r.name for r in pages} - {name for name, _ in visit.seen}
-    print(f"{size}: {len(visit.seen)} page visits of {len(pages)} pages; made-up tokens: {visit.made_up}")
+    print(f"{size}: {len(visit.seen)} page visits of {len(pages)} pages; made-up tokens: {visit.made_up}; "
+          f"redirected: {visit.redirected}")
     assert visit.found == [], "\n".join(visit.found)
     assert not missing, f"pages never visited: {sorted(missing)}"
