@@ -3,7 +3,8 @@
 The route table is read at run time, so a new page is covered the day it is added. The store holds the
 demo data `make run` loads (a member with cookies, search terms and thousands of log lines) plus what
 the tables need to have rows: requests in several states, a prepared download, an audit verification,
-an invitation and the mails that carry the one-time links. Then, in one browser, at 390 x 844 and at
+an invitation, the mails that carry the one-time links, and an anonymous browser with data whose site
+cookie the visitor's browser presents (the "This browser" pages). Then, in one browser, at 390 x 844 and at
 1280 x 800, a visitor (no account), the demo member, an agent and an admin each sign in once and open
 their pages. On every page: no sideways scrolling (scrollWidth <= clientWidth) and no axe-core violation
 of any impact. Screenshots land in tests/artifacts/fit-<route>-<role>-<size>.png.
@@ -30,6 +31,7 @@ from portal.accounts import mailrequests
 from portal.demo import seed
 from portal.subjects import consent
 from portal.web.routes import routes
+from tests import sitedata_factory as f
 from tests.browser.conftest import LiveServer, shot
 from tests.request_util import request_in
 
@@ -53,7 +55,9 @@ SKIP = {
 # Pages shown in the middle of signing in: checked as the staff member passes through them.
 SIGN_IN_STEPS = {"auth.mfa", "auth.recovery"}
 # Pages of someone who is signed in; everything else is public and opened by a visitor.
-MEMBER_PREFIXES = ("/my", "/account", "/browser")
+MEMBER_PREFIXES = ("/my", "/account")
+# The visitor's browser presents this site cookie of an anonymous browser with data ("This browser").
+BROWSER_COOKIE = "fit-0000-browser"
 
 
 @dataclass
@@ -161,6 +165,10 @@ def _prepare(live_server: LiveServer) -> dict[str, str]:
     for kind, status in [("access", "received"), ("erasure", "in_review"), ("rectification", "completed"),
                          ("objection", "denied"), ("restriction", "on_hold")]:  # fmt: skip
         request_in(store, member, kind, status)
+    browser = f.subject(store, "browser")
+    f.cookie(store, browser, "site_id", BROWSER_COOKIE)
+    f.preference(store, browser, "quiet trains at night", source="cookie")
+    f.log_records(store, browser, 30, source_id=f.source(store), ip="198.51.100.23", path="/watch/{i}")
     secrets = {}
     for role in ("agent", "admin"):
         secrets[role] = pyotp.random_base32()
@@ -257,6 +265,7 @@ def test_every_page_fits_and_passes_axe(browser, live_server: LiveServer, size: 
 
     # A visitor: registers and asks for a password reset first, so that those pages open from real links.
     ctx = context()
+    ctx.add_cookies([{"name": "site_id", "value": BROWSER_COOKIE, "url": live_server.url}])
     try:
         page = ctx.new_page()
         page.goto("/register")
