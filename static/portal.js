@@ -23,3 +23,37 @@ document.addEventListener("DOMContentLoaded", function () {
     note.hidden = false;
   }
 });
+// On a phone tables show each row as a card (portal.css): label every cell with its column's header,
+// unless the template already did. Chromium drops a table's roles once its rows are display: block, so
+// screen readers would no longer hear a table: the roles are stated outright.
+var ROLES = { TABLE: "table", THEAD: "rowgroup", TBODY: "rowgroup", TFOOT: "rowgroup", TR: "row", TD: "cell" };
+function tableRoles(table) {
+  table.querySelectorAll("thead, tbody, tfoot, tr, td, th").forEach(function (el) {
+    if (el.closest("table") !== table || el.hasAttribute("role")) return;
+    if (el.tagName === "TH") el.setAttribute("role", el.closest("thead") || el.scope === "col" ? "columnheader" : "rowheader");
+    else el.setAttribute("role", ROLES[el.tagName]);
+  });
+  if (!table.hasAttribute("role")) table.setAttribute("role", "table");
+}
+function labelCells(root) {
+  if (root.tagName === "TABLE") root = root.parentNode;
+  root.querySelectorAll("table").forEach(function (table) {
+    tableRoles(table);
+    var names = [];
+    table.querySelectorAll("thead th").forEach(function (th) {
+      var shown = th.cloneNode(true);
+      shown.querySelectorAll(".visually-hidden").forEach(function (hidden) { hidden.remove(); });
+      for (var i = 0; i < (th.colSpan || 1); i++) names.push(shown.textContent.trim());
+    });
+    if (!names.length) return;
+    table.querySelectorAll("tbody tr").forEach(function (tr) {
+      var column = 0;
+      Array.prototype.forEach.call(tr.children, function (cell) {
+        if (!cell.hasAttribute("data-label") && names[column]) cell.setAttribute("data-label", names[column]);
+        column += cell.colSpan || 1;
+      });
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { labelCells(document); });
+document.addEventListener("htmx:afterSettle", function (event) { labelCells(event.detail.elt.closest("table") || event.detail.elt); });
