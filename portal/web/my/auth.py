@@ -38,8 +38,9 @@ def safe_next(value: str) -> str | None:
     Browsers drop tabs and line breaks and read a backslash as a slash, so `/\\evil`, `/\t/evil` and
     `//evil` all lead off-site; anything with a control character, any whitespace or a backslash is
     refused outright rather than cleaned. Non-ASCII is percent-encoded (a header holds only Latin-1).
+    U+FFFD is what `field` leaves of a NUL character: refused like the control character it was.
     """
-    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if not value.startswith("/") or value.startswith("//") or "\\" in value or "\ufffd" in value:
         return None
     if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in value):
         return None
