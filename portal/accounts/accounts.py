@@ -69,7 +69,11 @@ def purge_expired_links(ctx: Ctx) -> int:
     return int(ctx.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _issue_token(ctx: Ctx, account: Account, purpose: str, ttl: timedelta) -> str:
+def issue_token(
+    ctx: Ctx, account: Account, purpose: str, ttl: timedelta, *, new_email: str | None = None
+) -> str:
+    """A new single-use emailed link for `purpose` (only its hash is stored); `new_email`: the
+    address an email change waits to confirm."""
     token = random_token(32)
     # One live link per purpose: asking again retires the earlier one.
     ctx.session.execute(
@@ -85,6 +89,7 @@ def _issue_token(ctx: Ctx, account: Account, purpose: str, ttl: timedelta) -> st
             token_hash=sha256_hex(token),
             created_at=ctx.now,
             expires_at=ctx.now + ttl,
+            new_email=new_email,
         )
     )
     ctx.session.flush()
@@ -100,7 +105,7 @@ def send_verification(ctx: Ctx, account: Account) -> bool:
     """Mail a new verification link (retiring the earlier one); False when the address's budget is spent."""
     if not mail_allowed(ctx, account.email):
         return False
-    token = _issue_token(ctx, account, "verify", VERIFY_TTL)
+    token = issue_token(ctx, account, "verify", VERIFY_TTL)
     link = absolute(ctx.settings, "auth.verify", token=token)
     mail.queue(
         ctx,
@@ -274,7 +279,7 @@ def finish_reset_request(ctx: Ctx, email: str) -> None:
     account = by_email(ctx, email)
     if account is None or not mail_allowed(ctx, email):
         return
-    token = _issue_token(ctx, account, "reset", RESET_TTL)
+    token = issue_token(ctx, account, "reset", RESET_TTL)
     link = absolute(ctx.settings, "auth.reset", token=token)
     mail.queue(
         ctx,

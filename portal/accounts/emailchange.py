@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import col
 
 from portal import audit
 from portal.accounts import accounts, mailrequests, sessions
 from portal.core import mail
 from portal.core.context import Ctx
-from portal.core.crypto import random_token, sha256_hex
+from portal.core.crypto import sha256_hex
 from portal.core.errors import TokenInvalid, ValidationError
 from portal.core.links import absolute
 from portal.models import Account, LinkToken
@@ -49,24 +49,8 @@ def finish_request(ctx: Ctx, account_id: int, email: str) -> None:
         return  # a taken address: no change, and no mail that would tell anyone it is taken
     if not accounts.mail_allowed(ctx, email):
         return
-    token = random_token(32)
     # One live change per account: asking again retires the earlier link.
-    ctx.session.execute(
-        update(LinkToken)
-        .where(col(LinkToken.account_id) == account.id, col(LinkToken.purpose) == PURPOSE)
-        .where(col(LinkToken.used_at).is_(None))
-        .values(used_at=ctx.now)
-    )
-    ctx.session.add(
-        LinkToken(
-            account_id=account.id,  # type: ignore[arg-type]
-            purpose=PURPOSE,
-            token_hash=sha256_hex(token),
-            created_at=ctx.now,
-            expires_at=ctx.now + CHANGE_TTL,
-            new_email=email,
-        )
-    )
+    token = accounts.issue_token(ctx, account, PURPOSE, CHANGE_TTL, new_email=email)
     link = absolute(ctx.settings, "account.email_confirm", token=token)
     mail.queue(
         ctx,

@@ -41,7 +41,7 @@ def invite(ctx: Ctx, raw_email: str, role: str) -> Account:
         unknowable = passwords.hash_password(random_token(32))
         account = accounts._create(ctx, email, unknowable, role, verified=False)  # noqa: SLF001
     account.role = role
-    token = accounts._issue_token(ctx, account, PURPOSE, INVITE_TTL)  # noqa: SLF001
+    token = accounts.issue_token(ctx, account, PURPOSE, INVITE_TTL)
     days = INVITE_TTL.days
     mail.queue(
         ctx,
