@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_forget import NOW, Store, warm  # noqa: E402
-from scratch import scratch_database  # noqa: E402
+from scratch import on_each_store  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -141,15 +140,7 @@ def main() -> int:
     ap.add_argument("--postgres", default="")
     ap.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     args = ap.parse_args()
-    ok = True
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory(prefix="bench-erasure-") as tmp:
-            ok = run(f"sqlite:///{tmp}/portal.db", Path(tmp), args)
-    if args.postgres:
-        with scratch_database(args.postgres) as url, tempfile.TemporaryDirectory(prefix="bench-erasure-") as tmp:
-            ok = run(url, Path(tmp), args) and ok
-    print("OK" if ok else "TARGET MISSED")
-    return 0 if ok else 1
+    return on_each_store(args, run, "bench-erasure-")
 
 
 if __name__ == "__main__":

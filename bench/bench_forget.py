@@ -21,7 +21,6 @@ import argparse
 import json
 import sqlite3
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scratch import scratch_database  # noqa: E402
+from scratch import on_each_store  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -192,15 +191,7 @@ def main() -> int:
     ap.add_argument("--postgres", default="")
     ap.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     args = ap.parse_args()
-    ok = True
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory(prefix="bench-forget-") as tmp:
-            ok = run(f"sqlite:///{tmp}/portal.db", Path(tmp), args)
-    if args.postgres:
-        with scratch_database(args.postgres) as url, tempfile.TemporaryDirectory(prefix="bench-forget-") as tmp:
-            ok = run(url, Path(tmp), args) and ok
-    print("OK" if ok else "TARGET MISSED")
-    return 0 if ok else 1
+    return on_each_store(args, run, "bench-forget-")
 
 
 if __name__ == "__main__":

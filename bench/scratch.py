@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -23,3 +26,17 @@ def scratch_database(server_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def on_each_store(args: argparse.Namespace, run: Callable[[str, Path, argparse.Namespace], bool], prefix: str) -> int:
+    """`run(url, var_dir, args)` on a new SQLite store (unless --no-sqlite) and on a scratch PostgreSQL
+    database (with --postgres URL); prints the verdict and returns the exit status."""
+    ok = True
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            ok = run(f"sqlite:///{tmp}/portal.db", Path(tmp), args)
+    if args.postgres:
+        with scratch_database(args.postgres) as url, tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            ok = run(url, Path(tmp), args) and ok
+    print("OK" if ok else "TARGET MISSED")
+    return 0 if ok else 1

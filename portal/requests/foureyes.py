@@ -85,19 +85,14 @@ def confirm_erasure(ctx: Ctx, request_id: int) -> int:
     return timeline.transition(ctx, row, "in_progress", by="staff", message=message).audit_seq or 0
 
 
-def hand_over(
-    factory: sessionmaker[Session], settings: Settings, clock: Clock, request_id: int
-) -> str | None:
+def hand_over(factory: sessionmaker[Session], settings: Settings, clock: Clock, request_id: int) -> None:
     """Give a started erasure to the erasure engine (portal/requests/erasure.py `run`, which completes
-    the request); None when it finished, otherwise why not. `run-due` retries what did not finish."""
+    the request), after the answer has gone out; what does not finish is logged, and `run-due` takes
+    it up again."""
     try:
         outcome = erasure.run(factory, settings, clock, request_id)
     except PortalError as exc:
-        refusal = str(exc)
-    else:
-        if outcome == "completed":
-            return None
-        refusals = {"busy": "another process is running it", "stopped": "it was put on hold meanwhile"}
-        refusal = refusals[outcome]
-    log.warning("erasure request %d was not completed: %s", request_id, refusal)
-    return refusal
+        log.warning("erasure request %d was not run: %s", request_id, exc)
+        return
+    if outcome != "completed":
+        log.warning("erasure request %d was not completed: %s", request_id, outcome)
