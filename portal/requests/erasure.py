@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal import audit
@@ -61,34 +61,22 @@ def run(factory: sessionmaker[Session], settings: Settings, clock: Clock, reques
     with runlock.held(engine, settings, request_id) as mine:
         if not mine:
             return "busy"
-        with transaction(factory) as session:
-            ctx = _ctx(session, settings, clock)
-            row = _locked(ctx, request_id)
-            if row is None or row.kind != "erasure" or row.status != "in_progress":
-                what = "no such request" if row is None else f"a {row.kind} request that is {row.status}"
-                raise NotInProgress(f"the erasure engine runs only erasures in progress, not {what}")
-            if session.get(ErasureRun, request_id) is None:
-                _plan(ctx, row)
-        since = time.monotonic()
+        first, since = True, time.monotonic()
         while True:
             with transaction(factory) as session:
                 ctx = _ctx(session, settings, clock)
                 row = _locked(ctx, request_id)
+                if first and (row is None or row.kind != "erasure" or row.status != "in_progress"):
+                    what = "no such request" if row is None else f"a {row.kind} request that is {row.status}"
+                    raise NotInProgress(f"the erasure engine runs only erasures in progress, not {what}")
                 if row is None or row.status != "in_progress":
                     return "stopped"
-                taken = _batch(ctx, row)
-            if taken < settings.erasure_batch:
-                break
+                if _step(ctx, row):
+                    return "completed"
+            first = False
             if settings.is_sqlite and time.monotonic() - since > YIELD_EVERY:
                 time.sleep(YIELD_FOR)
                 since = time.monotonic()
-        with transaction(factory) as session:
-            ctx = _ctx(session, settings, clock)
-            row = _locked(ctx, request_id)
-            if row is None or row.status != "in_progress":
-                return "stopped"
-            _finish(ctx, row)
-    return "completed"
 
 
 def _ctx(session: Session, settings: Settings, clock: Clock) -> Ctx:
@@ -107,10 +95,33 @@ def _scope(ctx: Ctx, row: DataRequest) -> registry.Scope | None:
     return registry.scope(ctx.session, ctx.settings.secret_key, identity.root(ctx, row.subject_id))
 
 
-def _plan(ctx: Ctx, row: DataRequest) -> None:
+def _step(ctx: Ctx, row: DataRequest) -> bool:
+    """One transaction of the run: the plan (first time), a batch, and the end once the batch left
+    nothing behind. True when the request is completed.
+
+    The rows left in every category are counted at the start, in one statement: a subject that
+    fits in one batch is then erased in one transaction of a few dozen statements, where a
+    statement per category and step made a 10,000-record erasure cost twenty bare DELETEs on
+    PostgreSQL, nearly all of it round trips. Rows that arrive after the count are counted by the
+    next transaction; the last one, which finishes, counted them at its own start."""
     found = _scope(ctx, row)
-    categories = [*erasure_rows.batched(), *erasure_rows.final()]
-    planned = {c.key: erasure_rows.count(ctx, c, found) for c in categories} if found else {}
+    left = erasure_rows.left(ctx, found) if found else {}
+    if ctx.session.get(ErasureRun, row.id) is None:
+        _plan(ctx, row, found, left)
+    taken, drained = _batch(ctx, found, left)
+    if not drained:
+        _progress(ctx, row, taken)
+        audit.record(
+            ctx, "erasure.batch", subject_id=found.subject_id if found else None,
+            details={"request": row.id, "rows": taken},
+        )  # fmt: skip
+        return False
+    _finish(ctx, row, found, left, taken)
+    return True
+
+
+def _plan(ctx: Ctx, row: DataRequest, found: registry.Scope | None, left: dict[str, int]) -> None:
+    planned = {key: left[key] for key in erasure_rows.KEYS} if found else {}
     ctx.session.add(
         ErasureRun(
             request_id=row.id,  # type: ignore[arg-type]
@@ -140,41 +151,43 @@ def _progress(ctx: Ctx, row: DataRequest, taken: dict[str, int]) -> ErasureRun:
     return progress
 
 
-def _batch(ctx: Ctx, row: DataRequest) -> int:
-    """Delete or blank up to PORTAL_ERASURE_BATCH of the subject's rows, category after category."""
-    found = _scope(ctx, row)
+def _batch(ctx: Ctx, found: registry.Scope | None, left: dict[str, int]) -> tuple[dict[str, int], bool]:
+    """Delete or blank up to PORTAL_ERASURE_BATCH of the subject's rows, category after category,
+    skipping those with none left. Returns the rows taken per category, and whether that was all."""
     if found is None:
-        return 0
+        return {}, True
     budget = ctx.settings.erasure_batch
     taken: dict[str, int] = {}
     for category in erasure_rows.batched():
-        n = erasure_rows.take(ctx, category, found, budget)
+        waiting = left[category.key]
+        if not waiting:
+            continue
+        if budget <= 0:
+            return taken, False
+        fits = waiting <= budget
+        n = erasure_rows.take(ctx, category, found, None if fits else budget)
         if n:
             taken[category.key] = n
-            budget -= n
-        if budget <= 0:
-            break
-    if taken:
-        _progress(ctx, row, taken)
-        audit.record(
-            ctx, "erasure.batch", subject_id=found.subject_id, details={"request": row.id, "rows": taken}
-        )
-    return sum(taken.values())
+        if not fits:
+            return taken, False
+        budget -= n
+    return taken, True
 
 
-def _finish(ctx: Ctx, row: DataRequest) -> None:
-    found = _scope(ctx, row)
+def _finish(
+    ctx: Ctx, row: DataRequest, found: registry.Scope | None, left: dict[str, int], taken: dict[str, int]
+) -> None:
     to = notices.recipient(ctx, row)  # the account's address (or the contact's), before either goes
     # Every address the account had goes on the suppression list, not only the last one.
     addresses = [a for a in (*(found.emails if found else ()), row.contact_addr) if a]
-    taken: dict[str, int] = {}
+    taken = dict(taken)
     last = ("account", "subject")
     if found is not None:
-        for category in [*erasure_rows.batched(), *erasure_rows.final()]:
-            if category.key not in last:
+        for category in erasure_rows.final():
+            if left[category.key] and category.key not in last:
                 taken[category.key] = erasure_rows.take(ctx, category, found, None)
         for key in last:
-            taken[key] = erasure_rows.count(ctx, registry.by_key(key), found)
+            taken[key] = left[key]
     suppression.suppress(ctx, addresses)
     progress = _progress(ctx, row, {k: n for k, n in taken.items() if n})
     done = json.loads(progress.done)
@@ -189,7 +202,8 @@ def _finish(ctx: Ctx, row: DataRequest) -> None:
     )  # fmt: skip
     if found is not None:
         for key in last:  # after the transition, whose timeline line still names the subject
-            erasure_rows.take(ctx, registry.by_key(key), found, None)
+            if left[key]:
+                erasure_rows.take(ctx, registry.by_key(key), found, None)
     progress.finished_at = ctx.now
     signed = certificates.issue(ctx, stated, event.audit_seq or 0)
     if to is not None:
@@ -201,11 +215,9 @@ def _kept(ctx: Ctx, found: registry.Scope | None) -> dict[str, int]:
     audit entry and timeline line, written next."""
     if found is None:
         return {}
-    kept = {}
-    for key in certificate.KEPT_BASIS:
-        category = registry.by_key(key)
-        stmt = select(func.count()).select_from(category.sa_table).where(registry.where(category, found))
-        kept[key] = int(ctx.session.execute(stmt).scalar_one())
+    kept = erasure_rows.counts(
+        ctx, {key: registry.where(registry.by_key(key), found) for key in certificate.KEPT_BASIS}
+    )
     kept[registry.AUDIT_KEY] += 1
     kept["request_timeline"] += 1
     return kept
