@@ -21,6 +21,7 @@ from typing import Any
 
 import rfc8785
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from portal.audit.merkle import leaf_hash
@@ -75,6 +76,23 @@ def details_digest(salt: bytes, details_json: bytes) -> str:
     return hashlib.sha256(salt + details_json).hexdigest()
 
 
+_HEAD = "portal.audit.head"
+
+
+def _head(session: Session) -> tuple[int, str] | None:
+    """The last entry's (seq, hash), with the append lock taken. Once this transaction has appended
+    (outside a savepoint) it holds the lock, so nobody else can have moved the head since: the
+    entry it wrote is the head, and the second entry of a transaction costs no lock and no read."""
+    cached = session.info.get(_HEAD)
+    if cached and cached[0] is session.get_transaction() and not session.in_nested_transaction():
+        return cached[1], cached[2]
+    lock_for_audit(session)
+    last = session.execute(
+        select(col(AuditEntry.seq), col(AuditEntry.entry_hash)).order_by(col(AuditEntry.seq).desc()).limit(1)
+    ).first()
+    return (last[0], last[1]) if last else None
+
+
 def record(
     ctx: Ctx,
     action: str,
@@ -85,12 +103,7 @@ def record(
     """Append one entry inside ctx's transaction; raise AuditError (and so roll back) on failure."""
     session = ctx.session
     try:
-        lock_for_audit(session)
-        last = session.execute(
-            select(col(AuditEntry.seq), col(AuditEntry.entry_hash))
-            .order_by(col(AuditEntry.seq).desc())
-            .limit(1)
-        ).first()
+        last = _head(session)
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         details_json = rfc8785.dumps(details or {})
         salt = secrets.token_bytes(16)
@@ -121,6 +134,10 @@ def record(
         session.flush()
         session.add(AuditDetail(seq=seq, salt=salt, details=details_json.decode()))
         session.flush()
+        if session.in_nested_transaction():  # a savepoint's rollback could take this entry back
+            session.info.pop(_HEAD, None)
+        else:
+            session.info[_HEAD] = (session.get_transaction(), seq, entry.entry_hash)
     except (AuditError, WriteNeeded):  # a read-first unit of work is rerun as a writer
         raise
     except Exception as exc:

@@ -106,49 +106,50 @@ def _step(ctx: Ctx, row: DataRequest) -> bool:
     next transaction; the last one, which finishes, counted them at its own start."""
     found = _scope(ctx, row)
     left = erasure_rows.left(ctx, found) if found else {}
-    if ctx.session.get(ErasureRun, row.id) is None:
-        _plan(ctx, row, found, left)
+    run = ctx.session.get(ErasureRun, row.id) or _plan(ctx, row, found, left)
     taken, drained = _batch(ctx, found, left)
     if not drained:
-        _progress(ctx, row, taken)
+        _progress(ctx, run, taken)
         audit.record(
             ctx, "erasure.batch", subject_id=found.subject_id if found else None,
             details={"request": row.id, "rows": taken},
         )  # fmt: skip
         return False
-    _finish(ctx, row, found, left, taken)
+    _finish(ctx, row, run, found, left, taken)
     return True
 
 
-def _plan(ctx: Ctx, row: DataRequest, found: registry.Scope | None, left: dict[str, int]) -> None:
+def _plan(ctx: Ctx, row: DataRequest, found: registry.Scope | None, left: dict[str, int]) -> ErasureRun:
     planned = {key: left[key] for key in erasure_rows.KEYS} if found else {}
-    ctx.session.add(
-        ErasureRun(
-            request_id=row.id,  # type: ignore[arg-type]
-            started_at=ctx.now,
-            updated_at=ctx.now,
-            planned=json.dumps(planned),
-            done="{}",
-        )
+    run = ErasureRun(
+        request_id=row.id,  # type: ignore[arg-type]
+        started_at=ctx.now,
+        updated_at=ctx.now,
+        planned=json.dumps(planned),
+        done="{}",
     )
+    ctx.session.add(run)
     audit.record(
         ctx,
         "erasure.started",
         subject_id=found.subject_id if found else None,
         details={"request": row.id, "planned": planned},
     )
+    return run  # held on to: the session keeps only weak references to unchanged rows
 
 
-def _progress(ctx: Ctx, row: DataRequest, taken: dict[str, int]) -> ErasureRun:
-    progress = ctx.session.get(ErasureRun, row.id)
-    assert progress is not None
-    done = json.loads(progress.done)
+def _progress(ctx: Ctx, run: ErasureRun, taken: dict[str, int], finished: bool = False) -> dict[str, int]:
+    """Add a transaction's rows to the run's counts (finished: and mark it done, in the same
+    UPDATE); returns the counts so far."""
+    done = json.loads(run.done)
     for key, n in taken.items():
         done[key] = done.get(key, 0) + n
-    progress.done = json.dumps(done)
-    progress.updated_at = ctx.now
-    progress.batches += 1
-    return progress
+    run.done = json.dumps(done)
+    run.updated_at = ctx.now
+    run.batches += 1
+    if finished:
+        run.finished_at = ctx.now
+    return done
 
 
 def _batch(ctx: Ctx, found: registry.Scope | None, left: dict[str, int]) -> tuple[dict[str, int], bool]:
@@ -175,7 +176,12 @@ def _batch(ctx: Ctx, found: registry.Scope | None, left: dict[str, int]) -> tupl
 
 
 def _finish(
-    ctx: Ctx, row: DataRequest, found: registry.Scope | None, left: dict[str, int], taken: dict[str, int]
+    ctx: Ctx,
+    row: DataRequest,
+    run: ErasureRun,
+    found: registry.Scope | None,
+    left: dict[str, int],
+    taken: dict[str, int],
 ) -> None:
     to = notices.recipient(ctx, row)  # the account's address (or the contact's), before either goes
     # Every address the account had goes on the suppression list, not only the last one.
@@ -189,11 +195,10 @@ def _finish(
         for key in last:
             taken[key] = left[key]
     suppression.suppress(ctx, addresses)
-    progress = _progress(ctx, row, {k: n for k, n in taken.items() if n})
-    done = json.loads(progress.done)
+    done = _progress(ctx, run, {k: n for k, n in taken.items() if n}, finished=True)
     ref = audit.subject_ref(ctx.settings.secret_key, found.subject_id) if found else None
     stated = certificate.statement(
-        ctx, row, ref, progress.started_at, done, _kept(ctx, found), len(addresses),
+        ctx, row, ref, run.started_at, done, _kept(ctx, found), len(addresses),
         done.get(registry.IDENTIFIERS_KEY, 0) + done.get("site_accounts", 0),
     )  # fmt: skip
     event = timeline.transition(
@@ -204,7 +209,6 @@ def _finish(
         for key in last:  # after the transition, whose timeline line still names the subject
             if left[key]:
                 erasure_rows.take(ctx, registry.by_key(key), found, None)
-    progress.finished_at = ctx.now
     signed = certificates.issue(ctx, stated, event.audit_seq or 0)
     if to is not None:
         certificate.send(ctx, to, row, signed)

@@ -70,7 +70,11 @@ def counts(ctx: Ctx, wheres: dict[str, ColumnElement[bool]]) -> dict[str, int]:
     """Rows matching each condition (on its category's table), all in one statement of scalar
     subqueries: one round trip where a statement per category cost one each."""
     selected = [
-        select(func.count()).select_from(registry.by_key(key).sa_table).where(where).scalar_subquery().label(key)
+        select(func.count())
+        .select_from(registry.by_key(key).sa_table)
+        .where(where)
+        .scalar_subquery()
+        .label(key)
         for key, where in wheres.items()
     ]
     row = ctx.session.execute(select(*selected)).one()
@@ -122,19 +126,16 @@ def _blanks(ctx: Ctx, category: registry.Category) -> dict[str, Any]:
 def _identifiers(ctx: Ctx, found: registry.Scope, chosen: Select[Any]) -> int:
     """Delete identifier rows, remembering their keyed hashes as erased in the same transaction."""
     table = metadata.tables["identifier"]
-    ids = list(ctx.session.scalars(chosen))
-    if not ids:
-        return 0
     # Wait for ingest batches in flight (PostgreSQL): none may link a line through these afterwards.
     suppression.exclude_ingest(ctx.session)
-    rows = ctx.session.execute(
-        select(table.c.id, table.c.kind, table.c.name, table.c.value_hash).where(
-            table.c.id.in_(ids), table.c.subject_id.in_(found.tree)
-        )
+    gone = ctx.session.execute(
+        delete(table)
+        .where(table.c.id.in_(chosen), table.c.subject_id.in_(found.tree))
+        .returning(table.c.kind, table.c.name, table.c.value_hash)
     ).all()
-    suppression.forget_identifiers(ctx, [(r.kind, r.name, r.value_hash) for r in rows])
-    done = ctx.session.execute(delete(table).where(table.c.id.in_([r.id for r in rows])))
-    return int(done.rowcount or 0)  # type: ignore[attr-defined]
+    if gone:
+        suppression.forget_identifiers(ctx, [(r.kind, r.name, r.value_hash) for r in gone])
+    return len(gone)
 
 
 def _forget_site_users(ctx: Ctx, chosen: Select[Any]) -> None:
