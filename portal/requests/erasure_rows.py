@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, not_, or_, select, update
 
 from portal.core.context import Ctx
 from portal.models import metadata
@@ -66,24 +66,29 @@ def every() -> list[registry.Category]:
 KEYS = tuple(c.key for c in every())
 
 
-def counts(ctx: Ctx, wheres: dict[str, ColumnElement[bool]]) -> dict[str, int]:
+def counts(ctx: Ctx, wheres: dict[str, ColumnElement[bool]], cap: int | None = None) -> dict[str, int]:
     """Rows matching each condition (on its category's table), all in one statement of scalar
-    subqueries: one round trip where a statement per category cost one each."""
-    selected = [
-        select(func.count())
-        .select_from(registry.by_key(key).sa_table)
-        .where(where)
-        .scalar_subquery()
-        .label(key)
-        for key, where in wheres.items()
-    ]
+    subqueries: one round trip where a statement per category cost one each. With `cap`, a count
+    stops there (a count of `cap` means "at least")."""
+    selected = []
+    for key, where in wheres.items():
+        category = registry.by_key(key)
+        table = category.sa_table
+        if cap is None:
+            counted = select(func.count()).select_from(table).where(where)
+        else:
+            # In the order a batch takes them, so the store walks the same index as the batch (and
+            # stops at `cap`) instead of scanning the table for a subject it guesses to be dense.
+            first = select(literal(1)).where(where).order_by(*(table.c[n] for n in category.order_by))
+            counted = select(func.count()).select_from(first.limit(cap).subquery())
+        selected.append(counted.scalar_subquery().label(key))
     row = ctx.session.execute(select(*selected)).one()
     return {key: int(n) for key, n in row._mapping.items()}
 
 
-def left(ctx: Ctx, found: registry.Scope) -> dict[str, int]:
-    """The subject's rows still to delete or blank, per category (every one)."""
-    return counts(ctx, {c.key: pending(c, found) for c in every()})
+def left(ctx: Ctx, found: registry.Scope, cap: int | None = None) -> dict[str, int]:
+    """The subject's rows still to delete or blank, per category (every one), counted up to `cap`."""
+    return counts(ctx, {c.key: pending(c, found) for c in every()}, cap)
 
 
 def take(ctx: Ctx, category: registry.Category, found: registry.Scope, limit: int | None) -> int:
