@@ -118,8 +118,15 @@ class Store:
         and the bigger store's timings pay for its load."""
         with self.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("CHECKPOINT" if self.postgres else "PRAGMA wal_checkpoint(TRUNCATE)")
+        if self.postgres:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("CHECKPOINT")
+            return
+        conn = sqlite3.connect(make_url(self.url).database or "", isolation_level=None)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
 
 def warm(store: Store, subject: int) -> None:

@@ -49,13 +49,7 @@ def send_due(ctx: Ctx) -> int:
     for row in rows:
         assigned = staff.get(row.assignee_id)
         days = (row.due_on - today).days
-        when = (
-            "overdue"
-            if days < 0
-            else "due today"
-            if days == 0
-            else f"{count(days, 'day')} left"
-        )
+        when = "overdue" if days < 0 else "due today" if days == 0 else f"{count(days, 'day')} left"
         line = (
             f"- no. {row.id}: {row.kind}, {LABELS[row.status].lower()}, due {row.due_on} ({when}), "
             f"{'assigned to you' if assigned else 'assigned to nobody'}"
