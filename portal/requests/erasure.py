@@ -3,19 +3,23 @@
 `run-due` (cron), `portal serve` (every minute) and the back-office call it; any number may at once:
 a per-request lock (portal/requests/runlock.py) lets one run and tells the others "busy". The run is
 driven by the personal-data registry (portal/requests/erasure_rows.py says what happens to each
-category) and goes in steps, each its own transaction with exactly one audit entry:
+category) and goes in transactions, each of which starts by counting, in one statement, the
+subject's rows left in every category, and then does what fits:
 
-1. the plan: rows found per category (ErasureRun.planned), audited as `erasure.started`;
-2. batches of at most PORTAL_ERASURE_BATCH rows (sessions first, then the identifiers, then the
-   rest), each committing its rows together with their counts (ErasureRun.done) and its
-   `erasure.batch` entry, so a run killed at any moment, kill -9 included, loses nothing and the
-   next run goes on from what is left, with exact counts;
-3. the end: whatever arrived meanwhile, the person's free text in their requests, the merges, the
-   email address onto the suppression list, the request `completed` (its audit entry records the
-   certificate's digest), the account and subject rows, and the signed deletion certificate mailed
-   to the address read before the account went.
+1. the plan (first transaction only): the rows found per category (ErasureRun.planned), audited as
+   `erasure.started`;
+2. a batch of at most PORTAL_ERASURE_BATCH rows (sessions first, then the identifiers, then the
+   rest; categories with nothing left are skipped) committed together with their counts
+   (ErasureRun.done), so a run killed at any moment, kill -9 included, loses nothing and the next
+   run goes on from what is left, with exact counts. A batch that leaves rows behind is audited as
+   `erasure.batch`, and another transaction follows;
+3. the end, in the transaction whose batch left nothing: the person's free text in their requests,
+   the merges, the email address onto the suppression list, the request `completed` (its audit
+   entry records the certificate's digest), the account and subject rows, and the signed deletion
+   certificate mailed to the address read before the account went.
 
-Each step first locks the request and checks it is still in progress: put on hold (or extended)
+A subject that fits in one batch is thus erased in one transaction, with two audit entries.
+Each transaction first locks the request and checks it is still in progress: put on hold (or extended)
 mid-run, the run stops where it is and a later run goes on.
 """
 
