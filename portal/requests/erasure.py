@@ -19,8 +19,9 @@ subject's rows left in every category, and then does what fits:
    certificate mailed to the address read before the account went.
 
 A subject that fits in one batch is thus erased in one transaction, with two audit entries.
-Each transaction first locks the request and checks it is still in progress: put on hold (or extended)
-mid-run, the run stops where it is and a later run goes on.
+
+Each transaction first locks the request and checks it is still in progress: put on hold (or
+extended) mid-run, the run stops where it is and a later run goes on.
 """
 
 from __future__ import annotations
