@@ -86,8 +86,7 @@ async def cookies(request: Request) -> Response:
     presented = _cookies(request)
 
     def load(ctx: Ctx) -> tuple[int, list[holdings.CookieView], list[holdings.SiteIdView]]:
-        linked = holdings.claim(ctx, subject_id, presented)
-        return linked, holdings.cookies(ctx, subject_id, presented), holdings.site_ids(ctx, subject_id)
+        return holdings.claim(ctx, subject_id, presented), *holdings.identifiers(ctx, subject_id, presented)
 
     linked, items, site_ids = await call(request, lambda ctx: load(ctx))
     context = {"cookies": items, "site_ids": site_ids, "linked": linked}
