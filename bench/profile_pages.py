@@ -48,6 +48,17 @@ STAFF = next(d.email for d in DEMO_LOGINS if d.role == "agent")
 PAGES = ("/account", "/my", "/my/logs", "/my/cookies", "/my/search", "/staff")
 
 
+async def _many(client: httpx.AsyncClient, page: str, n: int, concurrency: int) -> None:
+    """n GETs, `concurrency` at a time (as many clients, each waiting for its answer)."""
+    left = iter(range(n))
+
+    async def one_client() -> None:
+        for _ in left:
+            await client.get(page)
+
+    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+
+
 async def _inline(func: Any, *args: Any, **_: Any) -> Any:
     return func(*args)
 
@@ -127,8 +138,7 @@ async def measure(app: Any, args: argparse.Namespace) -> dict[str, tuple[float, 
             current["page"] = page
             inside["seconds"] = inside["render"] = 0.0
             cpu = time.process_time()
-            for _ in range(per_round):
-                await client.get(page)
+            await _many(client, page, per_round, args.concurrency)
             cpu_ms[page].append((time.process_time() - cpu) * 1000 / per_round)
             app_ms[page].append(inside["seconds"] * 1000 / per_round)
             render_ms[page].append(inside["render"] * 1000 / per_round)
@@ -172,7 +182,7 @@ def run(kind: str, url: str | None, args: argparse.Namespace) -> None:
         finally:
             app.state.engine.dispose()
     base = results["/account"][0]
-    print(f"\n{kind}: {args.requests} GETs per page, one at a time, median of {args.rounds} rounds ({'inline' if args.inline else 'threads'})")
+    print(f"\n{kind}: {args.requests} GETs per page, {args.concurrency} at a time, median of {args.rounds} rounds ({'inline' if args.inline else 'threads'})")
     print(f"  {'page':<12} {'app ms':>8} {'vs /account':>12} {'render ms':>10} {'CPU ms':>8} {'statements':>11}")
     for page, (app_ms, render, cpu, stmts) in results.items():
         print(f"  {page:<12} {app_ms:>8.2f} {app_ms / base:>11.2f}x {render:>10.2f} {cpu:>8.2f} {stmts:>11.2f}")
@@ -182,6 +192,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--concurrency", type=int, default=1,
+                    help="requests in flight at once (app ms is then the time requests spent inside, summed)")
     ap.add_argument("--postgres", default="", help="a PostgreSQL server URL to make a scratch database on")
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--profile", default="", help="a page to run under cProfile", choices=("", *PAGES))
