@@ -65,7 +65,8 @@ class Dashboard:
     speeds: list[Speed]
     days: list[Day]
     ingest: IngestHealth | None
-    unclassified: list[catalog.SeenCookie]
+    unclassified_count: int
+    unclassified: list[catalog.SeenCookie]  # the most seen of them
     four_eyes: FourEyes
 
 
@@ -88,12 +89,15 @@ _APPROVED_ERASURES = select(DataRequest).where(
     col(DataRequest.kind) == "erasure",
     col(DataRequest.closed_at).is_(None),
 )
-# Three counts in one statement: (overdue requests, copies awaiting release, active staff accounts).
+# Four counts in one statement: overdue requests, copies awaiting release, active staff accounts,
+# cookie names the catalog does not list.
 _FIGURES = select(
     queue.OVERDUE.scalar_subquery(),
     copies.AWAITING_RELEASE.scalar_subquery(),
     staffing.ACTIVE_COUNT.scalar_subquery(),
+    catalog.UNCLASSIFIED_COUNT.scalar_subquery(),
 )
+UNCLASSIFIED_SHOWN = 5  # the most seen names; the whole list is on the catalog page
 
 
 def speeds(ctx: Ctx) -> list[Speed]:
@@ -145,12 +149,14 @@ def four_eyes(ctx: Ctx, awaiting_release: int, active_staff: int) -> FourEyes:
 
 
 def load(ctx: Ctx) -> Dashboard:
-    overdue, awaiting_release, active_staff = ctx.session.execute(_FIGURES, {"today": queue.today(ctx)}).one()
+    figures = ctx.session.execute(_FIGURES, {"today": queue.today(ctx)}).one()
+    overdue, awaiting_release, active_staff, unclassified = (int(n or 0) for n in figures)
     return Dashboard(
-        {**queue.per_status(ctx), "overdue": int(overdue or 0)},
+        {**queue.per_status(ctx), "overdue": overdue},
         speeds(ctx),
         opt_outs(ctx),
         ingest_health(ctx),
-        catalog.unclassified(ctx),
-        four_eyes(ctx, int(awaiting_release or 0), int(active_staff or 0)),
+        unclassified,
+        catalog.unclassified(ctx, UNCLASSIFIED_SHOWN),
+        four_eyes(ctx, awaiting_release, active_staff),
     )
