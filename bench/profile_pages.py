@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from scratch import scratch_database  # noqa: E402
+from scratch import scratch_database, settle  # noqa: E402
 from serveload import CSRF, TOTP_SECRET  # noqa: E402
 
 from portal.core.settings import load  # noqa: E402
@@ -66,6 +66,8 @@ async def _inline(func: Any, *args: Any, **_: Any) -> Any:
 def seed(env: dict[str, str]) -> None:
     for args in (("db", "upgrade"), ("demo",)):
         subprocess.run([sys.executable, "-m", "portal", *args], env=env, check=True, capture_output=True)
+    if "PORTAL_DATABASE_URL" in env:
+        settle(env["PORTAL_DATABASE_URL"])
 
 
 async def log_in(client: httpx.AsyncClient, email: str, *, staff: bool = False) -> None:
