@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from portal.accounts import staffing
@@ -65,7 +65,8 @@ class Dashboard:
     speeds: list[Speed]
     days: list[Day]
     ingest: IngestHealth | None
-    unclassified: list[catalog.SeenCookie]
+    unclassified_count: int
+    unclassified: list[catalog.SeenCookie]  # the most seen of them
     four_eyes: FourEyes
 
 
@@ -75,13 +76,32 @@ def nearest_rank(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+# The dashboard's statements are built once: composing one costs more than the store takes to answer it.
+_COMPLETED = select(col(DataRequest.kind), col(DataRequest.received_at), col(DataRequest.closed_at)).where(
+    col(DataRequest.status) == "completed", col(DataRequest.closed_at) >= bindparam("since")
+)
+_OPT_OUTS = select(col(ConsentEvent.at), col(ConsentEvent.field)).where(
+    col(ConsentEvent.at) >= bindparam("since"), col(ConsentEvent.value).is_(False)
+)
+_LAST_RUN = select(IngestRun).order_by(col(IngestRun.id).desc()).limit(1)
+_APPROVED_ERASURES = select(DataRequest).where(
+    col(DataRequest.status) == "approved",
+    col(DataRequest.kind) == "erasure",
+    col(DataRequest.closed_at).is_(None),
+)
+# Four counts in one statement: overdue requests, copies awaiting release, active staff accounts,
+# cookie names the catalog does not list.
+_FIGURES = select(
+    queue.OVERDUE.scalar_subquery(),
+    copies.AWAITING_RELEASE.scalar_subquery(),
+    staffing.ACTIVE_COUNT.scalar_subquery(),
+    catalog.UNCLASSIFIED_COUNT.scalar_subquery(),
+)
+UNCLASSIFIED_SHOWN = 5  # the most seen names; the whole list is on the catalog page
+
+
 def speeds(ctx: Ctx) -> list[Speed]:
-    since = ctx.now - timedelta(days=max(WINDOWS))
-    rows = ctx.session.execute(
-        select(col(DataRequest.kind), col(DataRequest.received_at), col(DataRequest.closed_at)).where(
-            col(DataRequest.status) == "completed", col(DataRequest.closed_at) >= since
-        )
-    ).all()
+    rows = ctx.session.execute(_COMPLETED, {"since": ctx.now - timedelta(days=max(WINDOWS))}).all()
     out = []
     for window in WINDOWS:
         start = ctx.now - timedelta(days=window)
@@ -99,11 +119,7 @@ def opt_outs(ctx: Ctx) -> list[Day]:
     today = ctx.now.astimezone(tz).date()
     first = today - timedelta(days=CHART_DAYS - 1)
     since = datetime.combine(first, datetime.min.time(), tz)
-    rows = ctx.session.execute(
-        select(col(ConsentEvent.at), col(ConsentEvent.field)).where(
-            col(ConsentEvent.at) >= since, col(ConsentEvent.value).is_(False)
-        )
-    )
+    rows = ctx.session.execute(_OPT_OUTS, {"since": since})
     revoked: Counter[date] = Counter()
     unsubscribed: Counter[date] = Counter()
     for at, field in rows:
@@ -117,7 +133,7 @@ def opt_outs(ctx: Ctx) -> list[Day]:
 
 
 def ingest_health(ctx: Ctx) -> IngestHealth | None:
-    run = ctx.session.scalars(select(IngestRun).order_by(col(IngestRun.id).desc()).limit(1)).first()
+    run = ctx.session.scalars(_LAST_RUN).first()
     if run is None:
         return None
     seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
@@ -125,21 +141,22 @@ def ingest_health(ctx: Ctx) -> IngestHealth | None:
     return IngestHealth(run, seconds, rate)
 
 
-def four_eyes(ctx: Ctx) -> FourEyes:
-    erasures = ctx.session.scalars(
-        select(DataRequest).where(
-            col(DataRequest.status) == "approved", col(DataRequest.kind) == "erasure",
-            col(DataRequest.closed_at).is_(None),
-        )
-    ).all()  # fmt: skip
-    waiting = sum(foureyes.awaiting_confirmation(ctx, row) for row in erasures)
-    waiting += copies.awaiting_release(ctx)
-    applies = foureyes.required(ctx)
-    return FourEyes(ctx.settings.four_eyes, staffing.active_count(ctx), applies, waiting if applies else 0)
+def four_eyes(ctx: Ctx, awaiting_release: int, active_staff: int) -> FourEyes:
+    erasures = ctx.session.scalars(_APPROVED_ERASURES).all()
+    applies = foureyes.required(ctx, active_staff)
+    waiting = sum(foureyes.awaiting_confirmation(ctx, row) for row in erasures) + awaiting_release
+    return FourEyes(ctx.settings.four_eyes, active_staff, applies, waiting if applies else 0)
 
 
 def load(ctx: Ctx) -> Dashboard:
+    figures = ctx.session.execute(_FIGURES, {"today": queue.today(ctx)}).one()
+    overdue, awaiting_release, active_staff, unclassified = (int(n or 0) for n in figures)
     return Dashboard(
-        queue.counts(ctx), speeds(ctx), opt_outs(ctx), ingest_health(ctx), catalog.unclassified(ctx),
-        four_eyes(ctx),
+        {**queue.per_status(ctx), "overdue": overdue},
+        speeds(ctx),
+        opt_outs(ctx),
+        ingest_health(ctx),
+        unclassified,
+        catalog.unclassified(ctx, UNCLASSIFIED_SHOWN),
+        four_eyes(ctx, awaiting_release, active_staff),
     )

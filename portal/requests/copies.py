@@ -143,14 +143,15 @@ def claim(ctx: Ctx, token: str) -> exports.Claim:
     return exports.claim(ctx, found, token)
 
 
+# A statement the dashboard asks together with its other figures.
+AWAITING_RELEASE = (
+    select(func.count())
+    .select_from(RequestCopy)
+    .join(DataRequest, col(DataRequest.id) == col(RequestCopy.request_id))
+    .where(col(RequestCopy.released_at).is_(None), col(DataRequest.status) == "in_progress")
+)
+
+
 def awaiting_release(ctx: Ctx) -> int:
     """Copies prepared for requests still in progress, waiting for a second member of staff."""
-    return int(
-        ctx.session.scalar(
-            select(func.count())
-            .select_from(RequestCopy)
-            .join(DataRequest, col(DataRequest.id) == col(RequestCopy.request_id))
-            .where(col(RequestCopy.released_at).is_(None), col(DataRequest.status) == "in_progress")
-        )
-        or 0
-    )
+    return int(ctx.session.scalar(AWAITING_RELEASE) or 0)

@@ -33,8 +33,11 @@ class SecondPersonNeeded(PortalError):
     """The same member of staff tried both halves of a four-eyes step."""
 
 
-def required(ctx: Ctx) -> bool:
-    return ctx.settings.four_eyes or staffing.active_count(ctx) > 1
+def required(ctx: Ctx, active_staff: int | None = None) -> bool:
+    """`active_staff`: the number of active staff accounts, when the caller has counted them already."""
+    if ctx.settings.four_eyes:
+        return True
+    return (staffing.active_count(ctx) if active_staff is None else active_staff) > 1
 
 
 def approver(ctx: Ctx, request_id: int) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import col
 
 from portal import audit
@@ -193,17 +193,22 @@ class SeenCookie:
     last_seen: datetime
 
 
+_NOT_CATALOGUED = col(UnclassifiedCookie.name).not_in(select(col(CatalogCookie.name)))
+# How many names: a statement the dashboard asks together with its other figures.
+UNCLASSIFIED_COUNT = select(func.count()).select_from(UnclassifiedCookie).where(_NOT_CATALOGUED)
+_UNCLASSIFIED = (
+    select(
+        col(UnclassifiedCookie.name),
+        col(UnclassifiedCookie.seen),
+        col(UnclassifiedCookie.first_seen),
+        col(UnclassifiedCookie.last_seen),
+    )
+    .where(_NOT_CATALOGUED)
+    .order_by(col(UnclassifiedCookie.seen).desc(), col(UnclassifiedCookie.name))
+    .limit(bindparam("limit"))
+)
+
+
 def unclassified(ctx: Ctx, limit: int = 500) -> list[SeenCookie]:
     """Names seen in logs that the catalog does not list, most seen first (their values never exist)."""
-    rows = ctx.session.execute(
-        select(
-            col(UnclassifiedCookie.name),
-            col(UnclassifiedCookie.seen),
-            col(UnclassifiedCookie.first_seen),
-            col(UnclassifiedCookie.last_seen),
-        )
-        .where(col(UnclassifiedCookie.name).not_in(select(col(CatalogCookie.name))))
-        .order_by(col(UnclassifiedCookie.seen).desc(), col(UnclassifiedCookie.name))
-        .limit(limit)
-    ).all()
-    return [SeenCookie(*row) for row in rows]
+    return [SeenCookie(*row) for row in ctx.session.execute(_UNCLASSIFIED, {"limit": limit})]

@@ -79,8 +79,12 @@ def presented_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
 def identifying_cookies(ctx: Ctx, cookies: Mapping[str, str]) -> dict[str, str]:
     """The presented cookies whose catalog entry says they identify a browser: the only ones that
     may find, claim or unlock anything (a value strangers share never does)."""
+    own = (ctx.settings.session_cookie, ctx.settings.device_cookie)
+    candidates = {n: v for n, v in cookies.items() if v and v != REDACTED and n not in own}
+    if not candidates:  # the portal's own cookies alone, as on its own domain: no need to read the catalog
+        return {}
     secret = catalog.load(ctx).secret_names
-    return {n: v for n, v in cookies.items() if n in secret and v and v != REDACTED}
+    return {n: v for n, v in candidates.items() if n in secret}
 
 
 def claim(ctx: Ctx, subject_id: int, cookies: Mapping[str, str]) -> int:
@@ -162,19 +166,10 @@ class SiteIdView:
     last_seen: datetime
 
 
-_SITE_IDS = (
-    select(col(Identifier.value), col(Identifier.first_seen), col(Identifier.last_seen))
-    .where(col(Identifier.subject_id) == bindparam("subject_id"), col(Identifier.kind) != "cookie")
-    .order_by(col(Identifier.last_seen).desc(), col(Identifier.id).desc())
-)  # fmt: skip
-
-
-def site_ids(ctx: Ctx, subject_id: int) -> list[SiteIdView]:
-    """The subject's ids that are not cookie values (site user ids): the cookie page lists them too, so
-    its rows add up to the overview's count of the category. Shortened like identification cookies."""
-    rows = ctx.session.execute(_SITE_IDS, {"subject_id": subject_id}).all()
-    shown = [r.value[:MASK_CHARS] + "…" if len(r.value) > MASK_CHARS else r.value for r in rows]
-    return [SiteIdView(value, r.first_seen, r.last_seen) for value, r in zip(shown, rows, strict=True)]
+def _site_id_view(row: Any) -> SiteIdView:
+    """Shortened like identification cookies."""
+    shown = row.value[:MASK_CHARS] + "…" if len(row.value) > MASK_CHARS else row.value
+    return SiteIdView(shown, row.first_seen, row.last_seen)
 
 
 def _cookie_view(row: Any, known: CookieCatalog, presented: Mapping[str, str], ctx: Ctx) -> CookieView:
@@ -204,17 +199,29 @@ def _cookie_view(row: Any, known: CookieCatalog, presented: Mapping[str, str], c
 
 # Pages read rows, not ORM objects, through statements built once (see _figures).
 _IDENT = metadata.tables["identifier"].c
-_COOKIES = (
+_IDENTIFIED_BY = (
     select(metadata.tables["identifier"])
-    .where(_IDENT.subject_id == bindparam("subject_id"), _IDENT.kind == "cookie")
+    .where(_IDENT.subject_id == bindparam("subject_id"))
     .order_by(_IDENT.last_seen.desc(), _IDENT.id.desc())
 )
 
 
+def identifiers(
+    ctx: Ctx, subject_id: int, presented: Mapping[str, str]
+) -> tuple[list[CookieView], list[SiteIdView]]:
+    """The subject's cookie values and its other ids (site user ids), newest first, in one statement:
+    the cookie page lists both, so its rows add up to the overview's count of the category."""
+    rows = ctx.session.execute(_IDENTIFIED_BY, {"subject_id": subject_id}).all()
+    cookie_rows = [r for r in rows if r.kind == "cookie"]
+    views = []
+    if cookie_rows:  # the catalog describes them; without any it need not be read
+        known = catalog.load(ctx)
+        views = [_cookie_view(r, known, presented, ctx) for r in cookie_rows]
+    return views, [_site_id_view(r) for r in rows if r.kind != "cookie"]
+
+
 def cookies(ctx: Ctx, subject_id: int, presented: Mapping[str, str]) -> list[CookieView]:
-    known = catalog.load(ctx)
-    rows = ctx.session.execute(_COOKIES, {"subject_id": subject_id}).all()
-    return [_cookie_view(r, known, presented, ctx) for r in rows]
+    return identifiers(ctx, subject_id, presented)[0]
 
 
 def _denied(ctx: Ctx, subject_id: int, what: str, item_id: int) -> None:

@@ -70,7 +70,8 @@ def create_app(
     app.state.clock = clock
     app.state.engine = engine
     app.state.session_factory = factory
-    app.state.templates = make_templates()
+    # Demo mode is `make run`, where templates get edited while the portal serves.
+    app.state.templates = make_templates(app, reload=settings.demo)
     return app
 
 

@@ -92,6 +92,11 @@ def render(
     return templates.TemplateResponse(request, template, context or {}, **kwargs)
 
 
+def path(request: Request, name: str, **params: Any) -> str:
+    """A route's path, from the templates' cache: Starlette's own lookup tries every route (~40 µs)."""
+    return str(request.app.state.templates.env.globals["url_for"](name, **params))
+
+
 def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
     return RedirectResponse(request.url_for(name, **params).path, status_code=303)
 

@@ -18,7 +18,7 @@ from portal.core.context import Ctx
 from portal.core.words import count as counted
 from portal.subjects import holdings, logbrowse, thisbrowser
 from portal.web.charts import activity_chart
-from portal.web.common import call, current, login_required, not_found, redirect, render
+from portal.web.common import call, current, login_required, not_found, path, redirect, render
 from portal.web.flash import flash
 from portal.web.templating import account_zone
 
@@ -86,8 +86,7 @@ async def cookies(request: Request) -> Response:
     presented = _cookies(request)
 
     def load(ctx: Ctx) -> tuple[int, list[holdings.CookieView], list[holdings.SiteIdView]]:
-        linked = holdings.claim(ctx, subject_id, presented)
-        return linked, holdings.cookies(ctx, subject_id, presented), holdings.site_ids(ctx, subject_id)
+        return holdings.claim(ctx, subject_id, presented), *holdings.identifiers(ctx, subject_id, presented)
 
     linked, items, site_ids = await call(request, lambda ctx: load(ctx))
     context = {"cookies": items, "site_ids": site_ids, "linked": linked}
@@ -191,12 +190,12 @@ async def _logs(request: Request, subject_id: int, tz: ZoneInfo, route: str, **c
     after = logbrowse.Cursor.decode(q.get("after"))
     fragment = bool(request.headers.get("hx-request")) and after is not None
     found = await call(request, logbrowse.page, subject_id, filt, after)
-    base = str(request.app.url_path_for(route))
+    base = path(request, route)
     next_url = None
     if found.next is not None:
         next_url = f"{base}?{urlencode({**filt.params(), 'after': found.next.encode()})}"
     # The chart has its own URL: counting per day grows with the records, the first page must not.
-    chart_url = str(request.app.url_path_for(ACTIVITY[route]))
+    chart_url = path(request, ACTIVITY[route])
     if filt.params():
         chart_url += "?" + urlencode(filt.params())
     page_context = {
@@ -220,7 +219,7 @@ async def _activity(request: Request, subject_id: int, tz: ZoneInfo, route: str,
     q = request.query_params
     filt, _ = logbrowse.parse_filter(q.get("from", ""), q.get("to", ""), q.get("q", ""), tz)
     activity = await call(request, logbrowse.activity, subject_id, filt)
-    page_context = {"chart": activity_chart(activity, tz), "logs_url": request.url_for(route).path}
+    page_context = {"chart": activity_chart(activity, tz), "logs_url": path(request, route)}
     if request.headers.get("hx-request"):
         response = _fragment(request, "my/activity.html", ["activity"], {"tz": tz, **page_context, **context})
     elif route == "my.logs":
