@@ -143,3 +143,40 @@ def test_read_first_work_runs_once_when_it_only_reads_and_again_as_a_writer_when
     assert run_transaction(store.factory, writes, read_first=True) == "done"
     assert runs == ["writes", "writes"]  # the read-only attempt stopped before its insert
     assert store.scalar("SELECT count(*) FROM subject") == 1
+
+
+def test_a_write_hidden_behind_with_is_refused_in_the_read_only_attempt_and_done_by_the_writer(
+    store: Store,
+) -> None:
+    """The read-only attempt has no transaction of its own on PostgreSQL (and a plain BEGIN on
+    SQLite), so nothing but the guard stops a write there: its verb may be WITH."""
+    runs: list[str] = []
+
+    def writes(session):  # type: ignore[no-untyped-def]
+        runs.append("writes")
+        session.execute(
+            text(
+                "WITH made AS (SELECT 'browser' AS kind) "
+                "INSERT INTO subject (kind, created_at) SELECT kind, CURRENT_TIMESTAMP FROM made"
+            )
+        )
+        return "done"
+
+    assert run_transaction(store.factory, writes, read_first=True) == "done"
+    assert runs == ["writes", "writes"]
+    assert store.scalar("SELECT count(*) FROM subject") == 1
+
+
+def test_a_streamed_read_works_in_read_first_work(store: Store) -> None:
+    """yield_per needs a server-side cursor on PostgreSQL, which lives only inside a transaction:
+    that unit of work runs in one (the staff metrics page reads requests this way)."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO subject (kind, created_at) VALUES ('browser', CURRENT_TIMESTAMP)"), [{}] * 3
+        )
+
+    def streams(session):  # type: ignore[no-untyped-def]
+        stmt = text("SELECT id FROM subject ORDER BY id").execution_options(yield_per=2)
+        return [row[0] for row in session.execute(stmt)]
+
+    assert len(run_transaction(store.factory, streams, read_first=True)) == 3

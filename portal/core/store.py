@@ -28,6 +28,8 @@ _MAY_LOCK = re.compile(r"FOR |for |pg_")  # a cheap first look; most statements 
 _LOCKS = re.compile(
     r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(KEY\s+)?SHARE\b|\bpg_(try_)?advisory_xact_lock\b", re.I
 )
+# A data-modifying WITH (PostgreSQL): its verb is WITH, its changes are in the middle.
+_WRITING_CTE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.I)
 T = TypeVar("T")
 
 
@@ -61,6 +63,13 @@ def _refuse_writes_when_read_only(
     verb = statement.lstrip()[:8].upper()
     if verb.startswith(_WRITE_VERBS) or (_MAY_LOCK.search(statement) and _LOCKS.search(statement)):
         raise WriteNeeded(verb.split(None, 1)[0])
+    if verb.startswith("WITH") and _WRITING_CTE.search(statement):
+        raise WriteNeeded("WITH")
+    # PostgreSQL runs a read-only attempt without a transaction (see `transaction`), and a
+    # server-side cursor (yield_per) lives only inside one: run that unit of work in one instead.
+    streamed = _context is not None and _context.execution_options.get("stream_results")
+    if streamed and conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        raise WriteNeeded("server-side cursor")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -118,13 +127,16 @@ def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> I
     """One unit of work: commit on success, roll back on any exception.
 
     `read_only`: a plain BEGIN on SQLite (a WAL snapshot: it neither waits for nor blocks the
-    writer) and READ ONLY on PostgreSQL; anything that would write raises WriteNeeded first.
+    writer); on PostgreSQL no BEGIN and no COMMIT at all (the driver's autocommit). Under READ
+    COMMITTED each statement sees its own snapshot either way, so the transaction bought nothing
+    but two round trips per page view. Anything that would write raises WriteNeeded before it is
+    sent (`_refuse_writes_when_read_only`), row and advisory locks included.
     """
     with factory() as session, session.begin():
         if read_only:
-            options = {READ_ONLY_OPTION: True}
+            options: dict[str, Any] = {READ_ONLY_OPTION: True}
             if session.get_bind().dialect.name == "postgresql":
-                options["postgresql_readonly"] = True
+                options["isolation_level"] = "AUTOCOMMIT"
             session.connection(execution_options=options)
         yield session
 
