@@ -34,8 +34,8 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_ingest import generate  # noqa: E402
-from scratch import scratch_database, settle  # noqa: E402
-from serveload import Browser, Load, Server, drive, load_tool, log_in  # noqa: E402
+from scratch import scratch_database  # noqa: E402
+from serveload import Browser, Load, Server, demo_store, drive, load_tool, log_in  # noqa: E402
 
 from portal.demo.seed import DEMO_LOGINS, DEMO_PASSWORD  # noqa: E402
 
@@ -171,10 +171,7 @@ def run(kind: str, url: str | None, args: argparse.Namespace) -> bool:
         env.pop("PORTAL_DATABASE_URL", None)
         if url:
             env["PORTAL_DATABASE_URL"] = url
-        portal(env, "db", "upgrade")
-        portal(env, "demo")
-        if url:
-            settle(url)
+        demo_store(env)
         print(f"\n=== {kind}: {args.clients} keep-alive clients, {args.seconds:g} s per page, load from {args.load}")
         one = pages(env, 1, args, work)
         table(f"{kind}, 1 worker", one)

@@ -19,7 +19,6 @@ import cProfile
 import os
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,8 +35,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from scratch import scratch_database, settle  # noqa: E402
-from serveload import CSRF, TOTP_SECRET  # noqa: E402
+from scratch import scratch_database  # noqa: E402
+from serveload import CSRF, TOTP_SECRET, demo_store  # noqa: E402
 
 from portal.core.settings import load  # noqa: E402
 from portal.demo.seed import DEMO_LOGINS, DEMO_PASSWORD  # noqa: E402
@@ -61,13 +60,6 @@ async def _many(client: httpx.AsyncClient, page: str, n: int, concurrency: int) 
 
 async def _inline(func: Any, *args: Any, **_: Any) -> Any:
     return func(*args)
-
-
-def seed(env: dict[str, str]) -> None:
-    for args in (("db", "upgrade"), ("demo",)):
-        subprocess.run([sys.executable, "-m", "portal", *args], env=env, check=True, capture_output=True)
-    if "PORTAL_DATABASE_URL" in env:
-        settle(env["PORTAL_DATABASE_URL"])
 
 
 async def log_in(client: httpx.AsyncClient, email: str, *, staff: bool = False) -> None:
@@ -177,7 +169,7 @@ def run(kind: str, url: str | None, args: argparse.Namespace) -> None:
         env.pop("PORTAL_DATABASE_URL", None)
         if url:
             env["PORTAL_DATABASE_URL"] = url
-        seed(env)
+        demo_store(env)
         app = create_app(load(env), background=False)
         try:
             results = asyncio.run(measure(app, args))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
+from scratch import settle
 
 RUNNING = re.compile(rb"running on http://[^:]+:(\d+)")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -144,6 +145,14 @@ def log_in(port: int, email: str, password: str, *, staff: bool = False) -> Brow
         # Enrolment answers with the recovery codes, shown this once; the back-office is open then.
         assert status == 303 or "Your recovery codes" in page, f"second factor of {email} answered {status}"
     return browser
+
+
+def demo_store(env: dict[str, str]) -> None:
+    """Migrate the store `env` names and load the demo data into it, settled like a live store."""
+    for args in (("db", "upgrade"), ("demo",)):
+        subprocess.run([sys.executable, "-m", "portal", *args], env=env, check=True, capture_output=True)
+    if env.get("PORTAL_DATABASE_URL"):
+        settle(env["PORTAL_DATABASE_URL"])
 
 
 # -- load -----------------------------------------------------------------------------------------

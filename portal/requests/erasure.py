@@ -198,7 +198,6 @@ def _finish(
     to = notices.recipient(ctx, row)  # the account's address (or the contact's), before either goes
     # Every address the account had goes on the suppression list, not only the last one.
     addresses = [a for a in (*(found.emails if found else ()), row.contact_addr) if a]
-    taken = dict(taken)
     last = ("account", "subject")
     if found is not None:
         for category in erasure_rows.final():

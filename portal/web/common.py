@@ -98,7 +98,7 @@ def path(request: Request, name: str, **params: Any) -> str:
 
 
 def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
-    return RedirectResponse(request.url_for(name, **params).path, status_code=303)
+    return RedirectResponse(path(request, name, **params), status_code=303)
 
 
 def set_session(request: Request, token: str) -> None:
