@@ -28,6 +28,7 @@ from sqlmodel import col
 
 from portal.audit import format_time
 from portal.audit.merkle import RootBuilder, leaf_hash
+from portal.audit.writer import written
 from portal.core.context import Ctx
 from portal.core.errors import PortalError
 from portal.core.files import private_dir
@@ -298,7 +299,8 @@ def covering(ctx: Ctx, seq: int) -> AuditCheckpoint:
     row = latest(ctx.session)
     if row is not None and row.tree_size >= seq:
         return row
-    return create_checkpoint(ctx)
+    mine = written(ctx.session)  # this transaction appended last: its entry is the log's size
+    return create_checkpoint(ctx, mine.seq if mine is not None and mine.seq >= seq else None)
 
 
 def checkpoint_if_due(ctx: Ctx, max_age_seconds: float = 60) -> AuditCheckpoint | None:

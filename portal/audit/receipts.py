@@ -32,6 +32,7 @@ from portal.audit.checkpoints import (
     raw_public,
     signature_ok,
 )
+from portal.audit.writer import written
 from portal.core.context import Ctx
 from portal.core.errors import NotFound
 from portal.models import MAX_INTEGER, AuditEntry
@@ -183,7 +184,8 @@ def inclusion_proof(session: Session, seq: int, size: int) -> list[bytes]:
 
 def build_receipt(ctx: Ctx, seq: int) -> dict[str, Any]:
     """The receipt for entry `seq`, against the newest checkpoint (signed now if none covers it)."""
-    entry = ctx.session.get(AuditEntry, seq)
+    mine = written(ctx.session)
+    entry = mine if mine is not None and mine.seq == seq else ctx.session.get(AuditEntry, seq)
     if entry is None:
         raise NotFound(f"audit entry {seq} does not exist")
     row = covering(ctx, seq)

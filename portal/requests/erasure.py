@@ -230,9 +230,7 @@ def _kept(ctx: Ctx, found: registry.Scope | None) -> dict[str, int]:
     audit entry and timeline line, written next."""
     if found is None:
         return {}
-    kept = erasure_rows.counts(
-        ctx, {key: registry.where(registry.by_key(key), found) for key in certificate.KEPT_BASIS}
-    )
+    kept = erasure_rows.counts(ctx, found, tuple(certificate.KEPT_BASIS), kept=True)
     kept[registry.AUDIT_KEY] += 1
     kept["request_timeline"] += 1
     return kept

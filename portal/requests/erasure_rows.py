@@ -16,12 +16,14 @@ transaction (`final()`), so every batch before it can still find all of their ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     delete,
     func,
     literal,
@@ -59,19 +61,37 @@ def _pk(category: registry.Category) -> Any:
     return pk
 
 
-def pending(category: registry.Category, found: registry.Scope) -> ColumnElement[bool]:
-    """The subject's rows of `category` that erasure has still to delete or blank."""
+def pending(category: registry.Category) -> ColumnElement[bool]:
+    """The subject's rows of `category` that erasure has still to delete or blank, over the
+    parameters of `registry.params` (built once per category: see `registry.bound`)."""
+    return _cached(("pending", category.key), lambda: _pending(category))
+
+
+def _pending(category: registry.Category) -> ColumnElement[bool]:
     c = category.sa_table.c
-    where = registry.where(category, found)
+    where = registry.bound(category)
     if category.key == "audit_details":
         entries = metadata.tables["audit_entry"]
         about = select(entries.c.seq).where(
-            entries.c.subject_ref.in_(found.refs), not_(entries.c.action.startswith(ENGINE_ACTIONS))
+            entries.c.subject_ref.in_(bindparam("refs", expanding=True)),
+            not_(entries.c.action.startswith(ENGINE_ACTIONS)),
         )
         return and_(c.seq.in_(about), c.erased_at.is_(None))
     if category.erasure == "blank":
         return and_(where, or_(*(c[name].is_not(None) for name in category.personal)))
     return where
+
+
+_statements: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """A statement (or condition) built once: its cache key is computed once too (SQLAlchemy
+    memoizes it on the object), where building a dozen subqueries per call cost milliseconds."""
+    found = _statements.get(key)
+    if found is None:
+        found = _statements[key] = build()
+    return found
 
 
 def every() -> list[registry.Category]:
@@ -81,14 +101,24 @@ def every() -> list[registry.Category]:
 KEYS = tuple(c.key for c in every())
 
 
-def counts(ctx: Ctx, wheres: dict[str, ColumnElement[bool]], cap: int | None = None) -> dict[str, int]:
-    """Rows matching each condition (on its category's table), all in one statement of scalar
-    subqueries: one round trip where a statement per category cost one each. With `cap`, a count
-    stops there (a count of `cap` means "at least")."""
+def counts(
+    ctx: Ctx, found: registry.Scope, keys: tuple[str, ...], *, kept: bool = False, cap: int | None = None
+) -> dict[str, int]:
+    """The subject's rows of each category in `keys` still to delete or blank (`kept`: all of
+    them, for the categories erasure keeps), all in one statement of scalar subqueries: one round
+    trip where a statement per category cost one each. With `cap`, a count stops there (a count
+    of `cap` means "at least")."""
+    stmt = _cached(("counts", keys, kept, cap), lambda: _counts(keys, kept, cap))
+    row = ctx.session.execute(stmt, registry.params(found)).one()
+    return {key: int(n) for key, n in row._mapping.items()}
+
+
+def _counts(keys: tuple[str, ...], kept: bool, cap: int | None) -> Select[Any]:
     selected = []
-    for key, where in wheres.items():
+    for key in keys:
         category = registry.by_key(key)
         table = category.sa_table
+        where = registry.bound(category) if kept else pending(category)
         if cap is None:
             counted = select(func.count()).select_from(table).where(where)
         else:
@@ -97,39 +127,40 @@ def counts(ctx: Ctx, wheres: dict[str, ColumnElement[bool]], cap: int | None = N
             first = select(literal(1)).where(where).order_by(*(table.c[n] for n in category.order_by))
             counted = select(func.count()).select_from(first.limit(cap).subquery())
         selected.append(counted.scalar_subquery().label(key))
-    row = ctx.session.execute(select(*selected)).one()
-    return {key: int(n) for key, n in row._mapping.items()}
+    return select(*selected)
 
 
 def left(ctx: Ctx, found: registry.Scope, cap: int | None = None) -> dict[str, int]:
     """The subject's rows still to delete or blank, per category (every one), counted up to `cap`."""
-    return counts(ctx, {c.key: pending(c, found) for c in every()}, cap)
+    return counts(ctx, found, KEYS, cap=cap)
 
 
 def take(ctx: Ctx, category: registry.Category, found: registry.Scope, limit: int | None) -> int:
     """Delete or blank up to `limit` (None: all) of the subject's remaining rows of `category`;
     returns how many."""
     table, pk = category.sa_table, _pk(category)
-    which = pending(category, found)
+    which, values = pending(category), registry.params(found)
     if limit is not None:
-        which = and_(which, _first(ctx, category, which, limit))
+        which = and_(which, _first(ctx, category, which, values, limit))
     chosen: Select[Any] = select(pk).where(which)
     if category.key == registry.IDENTIFIERS_KEY:
-        return _identifiers(ctx, found, chosen)
+        return _identifiers(ctx, chosen, values)
     if category.key == "site_accounts":
-        _forget_site_users(ctx, chosen)
+        _forget_site_users(ctx, chosen, values)
     elif category.key == "exports":
         deletion.withdraw_exports(ctx, found.subject_id)  # the files first: they hold copies of everything
-    if category.erasure == "delete":
-        stmt: Any = delete(table).where(which)
+    if category.erasure != "delete":
+        stmt: Any = update(table).where(which).values(_blanks(ctx, category))
+    elif limit is None:  # the common case, built once
+        stmt = _cached(("delete", category.key), lambda: delete(table).where(which))
     else:
-        stmt = update(table).where(which).values(_blanks(ctx, category))
-    done = ctx.session.execute(stmt.execution_options(synchronize_session=False))
+        stmt = delete(table).where(which)
+    done = ctx.session.execute(stmt, values, execution_options={"synchronize_session": False})
     return int(done.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _first(
-    ctx: Ctx, category: registry.Category, which: ColumnElement[bool], limit: int
+    ctx: Ctx, category: registry.Category, which: ColumnElement[bool], values: dict[str, Any], limit: int
 ) -> ColumnElement[bool]:
     """The first `limit` rows of `which` in the category's order, as a range of that order: up to
     the last one's sort key. The batch then walks the subject's index from its start and stops
@@ -140,7 +171,7 @@ def _first(
     # itself (SQLite keeps times as text), or a batch could take nothing and the run never end.
     order = [type_coerce(table.c[n], NullType()) for n in category.order_by]
     nth = select(*order).where(which).order_by(*order).offset(limit - 1).limit(1)
-    last = ctx.session.execute(nth).first()
+    last = ctx.session.execute(nth, values).first()
     if last is None:  # fewer rows than that: all of them
         return true()
     return tuple_(*order) <= tuple_(*(literal(v, NullType()) for v in last))
@@ -156,25 +187,26 @@ def _blanks(ctx: Ctx, category: registry.Category) -> dict[str, Any]:
     return values
 
 
-def _identifiers(ctx: Ctx, found: registry.Scope, chosen: Select[Any]) -> int:
+def _identifiers(ctx: Ctx, chosen: Select[Any], values: dict[str, Any]) -> int:
     """Delete identifier rows, remembering their keyed hashes as erased in the same transaction."""
     table = metadata.tables["identifier"]
     # Wait for ingest batches in flight (PostgreSQL): none may link a line through these afterwards.
     suppression.exclude_ingest(ctx.session)
     gone = ctx.session.execute(
         delete(table)
-        .where(table.c.id.in_(chosen), table.c.subject_id.in_(found.tree))
-        .returning(table.c.kind, table.c.name, table.c.value_hash)
+        .where(table.c.id.in_(chosen), table.c.subject_id.in_(bindparam("tree", expanding=True)))
+        .returning(table.c.kind, table.c.name, table.c.value_hash),
+        values,
     ).all()
     if gone:
         suppression.forget_identifiers(ctx, [(r.kind, r.name, r.value_hash) for r in gone])
     return len(gone)
 
 
-def _forget_site_users(ctx: Ctx, chosen: Select[Any]) -> None:
+def _forget_site_users(ctx: Ctx, chosen: Select[Any], values: dict[str, Any]) -> None:
     """A site account always has its site-user identifier; remember the id as erased even if not."""
     table = metadata.tables["site_account"]
-    users = ctx.session.scalars(select(table.c.site_user_id).where(table.c.id.in_(chosen))).all()
+    users = ctx.session.scalars(select(table.c.site_user_id).where(table.c.id.in_(chosen)), values).all()
     suppression.forget_identifiers(
         ctx, [("site_user", "", identity.value_hash(ctx, "site_user", "", u)) for u in users]
     )
