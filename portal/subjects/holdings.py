@@ -14,11 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlmodel import col
 
 from portal import audit
 from portal.core.context import Ctx
-from portal.models import Identifier, LogRecord, PromoEmail, SearchPreference, metadata
+from portal.models import Identifier, SearchPreference, metadata
 from portal.subjects import catalog, deletion, identity, registry
 from portal.subjects.cookies import REDACTED, CookieCatalog
 from portal.subjects.useragents import describe_user_agent
@@ -104,27 +103,30 @@ def _figures() -> Select[Any]:
     statement costs more than SQLite takes to answer it.
     """
     figures = []
-    for _, table, first, last, _ in _COUNTED:
-        mine = col(table.subject_id) == bindparam("subject_id")
+    for _, name, first, last, _ in _COUNTED:
+        table = metadata.tables[name]
+        mine = table.c.subject_id == bindparam("subject_id")
         figures += [
             select(func.count()).select_from(table).where(mine).scalar_subquery(),
-            select(func.min(first)).where(mine).scalar_subquery(),
-            select(func.max(last)).where(mine).scalar_subquery(),
-            select(func.min(last)).where(mine).scalar_subquery(),
+            select(func.min(table.c[first])).where(mine).scalar_subquery(),
+            select(func.max(table.c[last])).where(mine).scalar_subquery(),
+            select(func.min(table.c[last])).where(mine).scalar_subquery(),
         ]
     return select(*figures)
 
 
 # Retention deletes search preferences by last sighting and log records by time; mail it keeps.
+# (category, table, first seen, last seen, purged): Core tables, as every page statement here.
 _COUNTED = (
-    ("search_preferences", SearchPreference, SearchPreference.first_seen, SearchPreference.last_seen, True),
-    ("log_records", LogRecord, LogRecord.at, LogRecord.at, True),
-    ("promo_emails", PromoEmail, PromoEmail.at, PromoEmail.at, False),
+    ("search_preferences", "search_preference", "first_seen", "last_seen", True),
+    ("log_records", "log_record", "at", "at", True),
+    ("promo_emails", "promo_email", "at", "at", False),
 )
 _FIGURES = _figures()
-_IDENTIFIERS = select(
-    col(Identifier.kind), col(Identifier.first_seen), col(Identifier.last_seen), col(Identifier.expires_at)
-).where(col(Identifier.subject_id) == bindparam("subject_id"))
+_IDENT = metadata.tables["identifier"].c
+_IDENTIFIERS = select(_IDENT.kind, _IDENT.first_seen, _IDENT.last_seen, _IDENT.expires_at).where(
+    _IDENT.subject_id == bindparam("subject_id")
+)
 
 
 def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
@@ -198,7 +200,6 @@ def _cookie_view(row: Any, known: CookieCatalog, presented: Mapping[str, str], c
 
 
 # Pages read rows, not ORM objects, through statements built once (see _figures).
-_IDENT = metadata.tables["identifier"].c
 _IDENTIFIED_BY = (
     select(metadata.tables["identifier"])
     .where(_IDENT.subject_id == bindparam("subject_id"))
