@@ -122,29 +122,34 @@ _COUNTED = (
     ("log_records", "log_record", "at", "at", True),
     ("promo_emails", "promo_email", "at", "at", False),
 )
-_FIGURES = _figures()
-_IDENT = metadata.tables["identifier"].c
-_IDENTIFIERS = select(_IDENT.kind, _IDENT.first_seen, _IDENT.last_seen, _IDENT.expires_at).where(
-    _IDENT.subject_id == bindparam("subject_id")
+_IDENTIFIER = metadata.tables["identifier"]
+_IDENT = _IDENTIFIER.c
+_FIGURES = _figures().subquery()
+# The figures' one row joined to each of the subject's identifiers (their purge dates are worked out
+# here): one statement and one round trip for the whole page. An uncorrelated scalar subquery is
+# computed once on both stores, however many identifiers there are; none leaves one row of NULLs.
+_OVERVIEW = select(_FIGURES, _IDENT.kind, _IDENT.first_seen, _IDENT.last_seen, _IDENT.expires_at).select_from(
+    _FIGURES.outerjoin(_IDENTIFIER, _IDENT.subject_id == bindparam("subject_id"))
 )
 
 
 def overview(ctx: Ctx, subject_id: int) -> list[Summary]:
     """Per category: how many, first and last seen, and when portal.retention deletes the oldest."""
     days = timedelta(days=ctx.settings.log_retention_days)
-    params = {"subject_id": subject_id}
-    idents = ctx.session.execute(_IDENTIFIERS, params).all()
+    rows = ctx.session.execute(_OVERVIEW, {"subject_id": subject_id}).all()
+    width = 4 * len(_COUNTED)
+    idents = [r[width:] for r in rows if r[width] is not None]  # (kind, first, last, expires)
     # Retention deletes a cookie record once it is both unseen for the retention period and expired.
-    purges = [max(r.last_seen + days, r.expires_at or r.last_seen) for r in idents if r.kind == "cookie"]
+    purges = [max(last + days, expires or last) for kind, _, last, expires in idents if kind == "cookie"]
     stats = {
         "identifiers": (
             len(idents),
-            min((r.first_seen for r in idents), default=None),
-            max((r.last_seen for r in idents), default=None),
+            min((first for _, first, _, _ in idents), default=None),
+            max((last for _, _, last, _ in idents), default=None),
             min(purges, default=None),
         ),
     }
-    row = ctx.session.execute(_FIGURES, params).one()
+    row = rows[0]
     for i, (key, _, _, _, purged) in enumerate(_COUNTED):
         count, lo, hi, oldest = row[4 * i : 4 * i + 4]
         stats[key] = (count, lo, hi, oldest + days if purged and oldest is not None else None)
