@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, func, select
 
@@ -56,8 +56,9 @@ class CookieView:
     current: bool  # the request presents this very value: the browser in use now
 
 
-@dataclass(frozen=True)
-class PreferenceView:
+class PreferenceView(NamedTuple):
+    """A tuple, not a frozen dataclass: the search page builds one per term, at half the cost."""
+
     id: int
     term: str
     source: str
@@ -294,14 +295,20 @@ def _pref_view(row: Any) -> PreferenceView:
 
 _PREF = metadata.tables["search_preference"].c
 _PREFERENCES = (
-    select(metadata.tables["search_preference"])
+    select(_PREF.id, _PREF.term, _PREF.source, _PREF.engine, _PREF.first_seen, _PREF.last_seen, _PREF.times)
     .where(_PREF.subject_id == bindparam("subject_id"))
     .order_by(_PREF.last_seen.desc(), _PREF.id.desc())
 )
 
 
 def search_preferences(ctx: Ctx, subject_id: int) -> list[PreferenceView]:
-    return [_pref_view(r) for r in ctx.session.execute(_PREFERENCES, {"subject_id": subject_id})]
+    rows = ctx.session.execute(_PREFERENCES, {"subject_id": subject_id})
+    # Unpacked in the order _PREFERENCES selects them: reading a Row's fields by name costs more
+    # than building the view.
+    return [
+        PreferenceView(id_, term, _source(source, engine), first, last, times)
+        for id_, term, source, engine, first, last, times in rows
+    ]
 
 
 def _own_preference(ctx: Ctx, subject_id: int, pref_id: int) -> SearchPreference | None:
