@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Executable, String, bindparam, cast, func, or_, select, tuple_
+from sqlalchemy import Date, Executable, String, bindparam, cast, func, null, or_, select, tuple_
 
 from portal.core.context import Ctx
 from portal.models import MAX_BIGINT, metadata
@@ -180,11 +180,13 @@ def _page_statement(has_lo: bool, has_hi: bool, has_text: bool, paged: bool, lim
         # A row-value comparison lets both stores walk the (subject_id, at, id) index backwards.
         after = tuple_(bindparam("after_at", type_=_AT), bindparam("after_id"))
         clauses.append(tuple_(_LOG.at, _LOG.id) < after)
+    # The whole referrer is shown only when a text filter matched it: without one it is not read.
+    referrer = _LOG.referrer if has_text else null()
     return (
         select(
             _LOG.id, _LOG.at, _LOG.method, _LOG.path,
             _LOG.status, _LOG.referrer_domain, _LOG.user_agent,
-            _LOG.ip, _LOG.referrer,
+            _LOG.ip, referrer,
         )
         .where(*clauses)
         .order_by(_LOG.at.desc(), _LOG.id.desc())
