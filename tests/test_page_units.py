@@ -10,8 +10,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import event
+from starlette.exceptions import HTTPException
 
+from portal.subjects import holdings
 from portal.web.common import deferred_paths
 from portal.web.routes import routes
 from tests import sitedata_factory as f
@@ -86,3 +89,20 @@ def test_gpc_is_honoured_on_a_page_that_loads_its_own_session(portal: Portal) ->
     client, subject = user(portal, "gail@example.com")
     assert client.get("/my/search", headers={"Sec-GPC": "1"}).status_code == 200
     assert consent_row(portal, subject) == (True, False, True)
+
+
+def test_a_failing_store_call_still_answers_with_the_visitors_own_error_page(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann = portal.client()
+    portal.verified_user(ann, "gone@example.com")
+    ann.get("/my/search")  # the login's flash is consumed
+
+    def missing(*_: object) -> None:
+        raise HTTPException(status_code=404)
+
+    monkeypatch.setattr(holdings, "search_preferences", missing)
+    page = ann.get("/my/search")
+    # The unit of work was rolled back, yet the page still knows who is logged in.
+    assert page.status_code == 404 and "Log out" in page.text
+    assert re.search(r'name="csrf-token" content="[^"]+"', page.text)
