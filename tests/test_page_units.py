@@ -20,6 +20,7 @@ from portal.web.routes import routes
 from tests import sitedata_factory as f
 from tests.conftest import Portal
 from tests.consent_util import consent_row, user
+from tests.test_page_views_read_only import person_with_data
 
 ONE_CALL = ("/my", "/my/cookies", "/my/search", "/my/logs", "/my/logs/activity")
 
@@ -45,14 +46,7 @@ def test_the_pages_that_load_their_own_session_are_the_my_data_pages() -> None:
 
 
 def test_a_my_data_page_view_takes_one_connection_once(portal: Portal) -> None:
-    ann = portal.client()
-    portal.verified_user(ann, "ann@example.com")
-    me = f.account_subject(portal.store, "ann@example.com")
-    f.cookie(portal.store, me, "site_id", "ann-identifier-0001")
-    f.preference(portal.store, me, "cheap flights")
-    f.log_records(portal.store, me, 3, source_id=f.source(portal.store))
-    for path in ONE_CALL:  # a first view may write: consume the login's flash, seed the catalog
-        ann.get(path)
+    ann = person_with_data(portal)
     for path in (*ONE_CALL, "/account"):
         with checkouts(portal) as taken:
             page = ann.get(path)
