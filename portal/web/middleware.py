@@ -101,11 +101,10 @@ class PortalMiddleware:
             await send(message)
 
         try:
-            if sessionless:
-                pass
-            elif path in self.deferred_paths and scope["method"] in SAFE_METHODS:
+            if not sessionless and path in self.deferred_paths and scope["method"] in SAFE_METHODS:
+                # Loaded by the page's first store call, in the same unit of work (common.call).
                 state["load_session"] = self._session_loader(scope, state)
-            else:
+            elif not sessionless:
                 await self._start_session(scope, state)
                 if scope["method"] in UNSAFE_METHODS:
                     exempt = path.startswith(CSRF_EXEMPT_PREFIXES)
