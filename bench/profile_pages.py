@@ -6,8 +6,9 @@
 On a fresh demo store (SQLite, and a scratch PostgreSQL database with --postgres) it logs in the
 demo user and a demo staff member through the ASGI app itself (httpx's ASGI transport), then
 GETs each page N times in a row. Printed per page: milliseconds of this process's CPU time and of
-wall time per request, and SQL statements per request (counted by a before_cursor_execute
-listener). --profile PAGE runs that page under cProfile as well and prints the top functions.
+wall time per request, SQL statements per request (counted by a before_cursor_execute listener)
+and units of work per request (connections taken from the pool: each is a transaction, and on
+PostgreSQL a ping). --profile PAGE runs that page under cProfile as well and prints the top functions.
 bench_serve.py measures the pages under load; this says where one request's time goes.
 """
 
@@ -75,9 +76,10 @@ async def log_in(client: httpx.AsyncClient, email: str, *, staff: bool = False) 
         await post("/login/mfa", {"code": pyotp.TOTP(secret.group(1)).now()})
 
 
-async def measure(app: Any, args: argparse.Namespace) -> dict[str, tuple[float, float, float, float]]:
+async def measure(app: Any, args: argparse.Namespace) -> dict[str, tuple[float, float, float, float, float]]:
     to_thread.current_default_thread_limiter().total_tokens = THREADS  # what the app's lifespan does
     statements: Counter[str] = Counter()
+    checkouts: Counter[str] = Counter()
     current = {"page": ""}
 
     shown: dict[str, list[str]] = {}
@@ -89,7 +91,11 @@ async def measure(app: Any, args: argparse.Namespace) -> dict[str, tuple[float, 
             if len(seen) < 40:  # the first request's statements, and then some
                 seen.append(" ".join(statement.split())[:300])
 
+    def checkout(*_: Any) -> None:
+        checkouts[current["page"]] += 1
+
     event.listen(app.state.engine, "before_cursor_execute", count)
+    event.listen(app.state.engine.pool, "checkout", checkout)
     inside = {"seconds": 0.0, "render": 0.0}
 
     async def timed(scope: Any, receive: Any, send: Any) -> None:
@@ -140,7 +146,7 @@ async def measure(app: Any, args: argparse.Namespace) -> dict[str, tuple[float, 
     n = per_round * args.rounds
     out = {
         page: (statistics.median(app_ms[page]), statistics.median(render_ms[page]), statistics.median(cpu_ms[page]),
-               statements[page] / n)
+               statements[page] / n, checkouts[page] / n)
         for page in PAGES
     }
     if args.sql:
@@ -177,9 +183,9 @@ def run(kind: str, url: str | None, args: argparse.Namespace) -> None:
             app.state.engine.dispose()
     base = results["/account"][0]
     print(f"\n{kind}: {args.requests} GETs per page, {args.concurrency} at a time, median of {args.rounds} rounds ({'inline' if args.inline else 'threads'})")
-    print(f"  {'page':<12} {'app ms':>8} {'vs /account':>12} {'render ms':>10} {'CPU ms':>8} {'statements':>11}")
-    for page, (app_ms, render, cpu, stmts) in results.items():
-        print(f"  {page:<12} {app_ms:>8.2f} {app_ms / base:>11.2f}x {render:>10.2f} {cpu:>8.2f} {stmts:>11.2f}")
+    print(f"  {'page':<12} {'app ms':>8} {'vs /account':>12} {'render ms':>10} {'CPU ms':>8} {'statements':>11} {'units':>6}")
+    for page, (app_ms, render, cpu, stmts, units) in results.items():
+        print(f"  {page:<12} {app_ms:>8.2f} {app_ms / base:>11.2f}x {render:>10.2f} {cpu:>8.2f} {stmts:>11.2f} {units:>6.2f}")
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from portal.core.store import read_snapshot, run_transaction
 from portal.models import metadata
 from tests import sitedata_factory as f
-from tests.conftest import Portal, Store
+from tests.conftest import Client, Portal, Store
 
 PAGES = (
     "/", "/account", "/my", "/my/cookies", "/my/search", "/my/logs", "/my/logs/activity", "/my/consent",
@@ -57,15 +57,22 @@ def finishes_within(seconds: float, work: Callable[[], object]) -> bool:
     return done.wait(seconds)
 
 
-def test_pages_are_served_while_another_connection_writes(portal: Portal) -> None:
+def person_with_data(portal: Portal) -> Client:
+    """Ann, logged in, with data on every page, each page viewed once: a first view may change
+    something (consume the login's flash, seed the catalog)."""
     ann = portal.client()
     portal.verified_user(ann, "ann@example.com")
     me = f.account_subject(portal.store, "ann@example.com")
     f.cookie(portal.store, me, "site_id", "ann-identifier-0001")
     f.preference(portal.store, me, "cheap flights")
     f.log_records(portal.store, me, 12, source_id=f.source(portal.store))
-    for path in PAGES:  # a first view may change something: consume the login's flash, seed the catalog
+    for path in PAGES:
         ann.get(path)
+    return ann
+
+
+def test_pages_are_served_while_another_connection_writes(portal: Portal) -> None:
+    ann = person_with_data(portal)
     statuses: dict[str, int] = {}
 
     def browse() -> None:

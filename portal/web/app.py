@@ -19,6 +19,7 @@ from portal.core.clock import Clock
 from portal.core.errors import ConfigError
 from portal.core.settings import Settings, load
 from portal.core.store import check_engine, make_engine, session_factory
+from portal.web.common import deferred_paths
 from portal.web.errors import http_error
 from portal.web.middleware import PortalMiddleware
 from portal.web.routes import routes
@@ -62,7 +63,15 @@ def create_app(
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(PortalMiddleware, settings=settings, factory=factory, clock=clock)],
+        middleware=[
+            Middleware(
+                PortalMiddleware,
+                settings=settings,
+                factory=factory,
+                clock=clock,
+                deferred_paths=deferred_paths(routes),
+            )
+        ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )

@@ -5,20 +5,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from portal.accounts.sessions import Current
 from portal.core.context import Ctx
 from portal.core.links import MAILED
 from portal.core.store import run_transaction, transaction
 from portal.web import gpc
+from portal.web.middleware import SAFE_METHODS
 
 T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -46,23 +47,59 @@ def make_ctx(request: Request, session: Any) -> Ctx:
     )
 
 
-SAFE_METHODS = frozenset({"GET", "HEAD"})
+class Refused(Exception):
+    """A deferred access check failed inside a store call: the handler answers with `response`."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
 
 
 async def call(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one service function in its own transaction, off the event loop.
 
     For a page view the transaction is read-only first: one that changes nothing writes nothing.
+    On a page that loads its session itself (`loads_session`), the first call loads it, and runs
+    login_required's check, in the same unit of work before `fn`.
     """
+    state = request.scope["portal"]
+    load_session = state.pop("load_session", None)
+    check: Callable[[Request, Ctx], Response | None] | None = state.pop("check", None)
+    refused: list[Response] = []
 
-    def run() -> T:
+    def work(session: Any) -> T | None:
+        if load_session is not None:
+            load_session(session)  # in every attempt: a rerun as a writer loads it again
+            refusal = check(request, make_ctx(request, session)) if check is not None else None
+            if refusal is not None:  # not raised here: a new visitor's session must be committed
+                refused.append(refusal)
+                return None
+        return fn(make_ctx(request, session), *args, **kwargs)
+
+    def run() -> T | None:
         return run_transaction(
-            request.app.state.session_factory,
-            lambda session: fn(make_ctx(request, session), *args, **kwargs),
-            read_first=request.method in SAFE_METHODS,
+            request.app.state.session_factory, work, read_first=request.method in SAFE_METHODS
         )
 
-    return await run_in_threadpool(run)
+    result = await run_in_threadpool(run)
+    if refused:
+        raise Refused(refused[-1])
+    return cast(T, result)
+
+
+def loads_session(handler: Handler) -> Handler:
+    """Marks a page whose view loads the session in its first store call, not in a unit of work of
+    its own (see PortalMiddleware): a page view then costs one thread hop and one transaction, not
+    two. Its handler must make that call before anything reads `current`, and its path must hold no
+    parameters (the middleware matches it exactly)."""
+    handler.loads_session = True  # type: ignore[attr-defined]  # read by deferred_paths
+    return handler
+
+
+def deferred_paths(routes: list[BaseRoute]) -> frozenset[str]:
+    return frozenset(
+        r.path for r in routes if isinstance(r, Route) and getattr(r.endpoint, "loads_session", False)
+    )
 
 
 def units(request: Request) -> Callable[[], AbstractContextManager[Ctx]]:
@@ -125,16 +162,38 @@ def not_found() -> HTTPException:
 def login_required(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(request: Request) -> Response:
+        state = request.scope["portal"]
+        if "load_session" in state:  # checked in the page's first store call, with the session
+            state["check"] = _check_login
+            try:
+                return await handler(request)
+            except Refused as refused:
+                return refused.response
         cur = current(request)
-        if cur.account is None:
-            target = request.url_for("auth.login").include_query_params(next=request.url.path)
-            return RedirectResponse(f"{target.path}?{target.query}", status_code=303)
-        if cur.is_staff and not cur.mfa_done:
-            return redirect(request, "auth.mfa")
+        refusal = _login_refusal(request, cur)
+        if refusal is not None:
+            return refusal
         await gpc.honour(request, cur)
         return await handler(request)
 
     return wrapper
+
+
+def _login_refusal(request: Request, cur: Current) -> Response | None:
+    if cur.account is None:
+        target = request.url_for("auth.login").include_query_params(next=request.url.path)
+        return RedirectResponse(f"{target.path}?{target.query}", status_code=303)
+    if cur.is_staff and not cur.mfa_done:
+        return redirect(request, "auth.mfa")
+    return None
+
+
+def _check_login(request: Request, ctx: Ctx) -> Response | None:
+    cur = current(request)
+    refusal = _login_refusal(request, cur)
+    if refusal is None:
+        gpc.honour_in(request, ctx, cur)
+    return refusal
 
 
 def _roles_required(*roles: str) -> Callable[[Handler], Handler]:

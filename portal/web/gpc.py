@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from portal.accounts.sessions import Current
+from portal.core.context import Ctx
 from portal.subjects import consent
 from portal.web import common  # common imports this module too; attributes are used at call time only
 
@@ -21,6 +22,12 @@ def signalled(request: Request) -> bool:
 async def honour(request: Request, cur: Current) -> None:
     if cur.account is None or not signalled(request):
         return
-    change = await common.call(request, consent.honour_gpc, cur.account.subject_id)
+    await common.call(request, lambda ctx: honour_in(request, ctx, cur))
+
+
+def honour_in(request: Request, ctx: Ctx, cur: Current) -> None:
+    """`honour` inside a unit of work that is already open (a page that loads its own session)."""
+    if cur.account is None or not signalled(request):
+        return
     # The consent page shows the receipt of a change this very request made.
-    request.scope.setdefault("portal", {})["gpc_change"] = change
+    request.scope.setdefault("portal", {})["gpc_change"] = consent.honour_gpc(ctx, cur.account.subject_id)

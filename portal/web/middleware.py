@@ -31,6 +31,7 @@ from portal.web import flash
 log = logging.getLogger("portal.web")
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 MAX_BODY_BYTES = 1024 * 1024
 # Paths that never need a session: no row is created for a visitor who only fetches these.
 SESSIONLESS_PREFIXES = ("/static/", "/.well-known/", "/healthz")
@@ -63,12 +64,19 @@ def security_headers(settings: Settings, static: bool) -> list[tuple[str, str]]:
 
 class PortalMiddleware:
     def __init__(
-        self, app: ASGIApp, settings: Settings, factory: sessionmaker[Session], clock: Clock
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        clock: Clock,
+        deferred_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.settings = settings
         self.factory = factory
         self.clock = clock
+        # Pages whose views load the session in their own first store call (common.loads_session).
+        self.deferred_paths = deferred_paths
         self._touching: set[str] = set()  # sessions whose activity a request of this worker records
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,7 +101,10 @@ class PortalMiddleware:
             await send(message)
 
         try:
-            if not sessionless:
+            if not sessionless and path in self.deferred_paths and scope["method"] in SAFE_METHODS:
+                # Loaded by the page's first store call, in the same unit of work (common.call).
+                state["load_session"] = self._session_loader(scope, state)
+            elif not sessionless:
                 await self._start_session(scope, state)
                 if scope["method"] in UNSAFE_METHODS:
                     exempt = path.startswith(CSRF_EXEMPT_PREFIXES)
@@ -112,30 +123,40 @@ class PortalMiddleware:
     # -- session ---------------------------------------------------------------------------
 
     async def _start_session(self, scope: Scope, state: dict[str, Any]) -> None:
+        load = self._session_loader(scope, state)
+        # Read-only unless this request creates or expires the session or consumes a flash.
+        await run_in_threadpool(run_transaction, self.factory, load, read_first=True)
+
+    def _session_loader(self, scope: Scope, state: dict[str, Any]) -> Callable[[Session], None]:
+        """Loads (or starts) the request's session in a unit of work and puts it in `state`: here, in
+        one of its own, or, for a deferred page, in the page's first store call (common.call)."""
         token = _cookie(scope, self.settings.session_cookie)
         consume_flash = scope["method"] == "GET" and not _header(scope, "hx-request")
-        current, flashes = await run_in_threadpool(self._load_session, token, consume_flash)
-        state["current"] = current
-        state["flashes"] = flashes
-        state["csrf_token"] = sessions.csrf_token(self.settings.secret_key, current.id_hash)
-        # Only a safe request may hand the browser a new session by itself. An unsafe one that came
-        # without a live session (a cross-site POST, which carries no Lax cookie) must not replace the
-        # session the browser holds: that would log its owner out. Handlers that sign in or out still
-        # set the cookie explicitly (set_session).
-        if current.token != token and scope["method"] not in UNSAFE_METHODS:
-            state["set_session"] = current.token
+        unsafe = scope["method"] in UNSAFE_METHODS
 
-    def _load_session(self, token: str | None, consume_flash: bool) -> tuple[sessions.Current, list[Any]]:
-        def load(session: Session) -> tuple[sessions.Current, list[Any]]:
+        def load(session: Session) -> None:
             ctx = Ctx(session=session, settings=self.settings, now=self.clock.now())
             current = sessions.load(ctx, token) or sessions.create(ctx)
             flashes = flash.decode(current.row.flash) if consume_flash else []
             if consume_flash and current.row.flash:
                 current.row.flash = None
-            return current, flashes
+            # Out of the unit of work once written: when a page's store call that shares it fails
+            # and is rolled back, the error page still reads the visitor's session and account.
+            session.flush()
+            session.expunge(current.row)
+            if current.account is not None:
+                session.expunge(current.account)
+            state["current"] = current
+            state["flashes"] = flashes
+            state["csrf_token"] = sessions.csrf_token(self.settings.secret_key, current.id_hash)
+            # Only a safe request may hand the browser a new session by itself. An unsafe one that
+            # came without a live session (a cross-site POST, which carries no Lax cookie) must not
+            # replace the session the browser holds: that would log its owner out. Handlers that
+            # sign in or out still set the cookie explicitly (set_session).
+            if current.token != token and not unsafe:
+                state["set_session"] = current.token
 
-        # Read-only unless this request creates or expires the session or consumes a flash.
-        return run_transaction(self.factory, load, read_first=True)
+        return load
 
     async def _finish_session(self, state: dict[str, Any], headers: MutableHeaders) -> None:
         current: sessions.Current | None = state.get("current")

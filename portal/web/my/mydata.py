@@ -6,7 +6,8 @@ cookies resolve to. Ids of rows in URLs are checked against that subject by the 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -18,12 +19,22 @@ from portal.core.context import Ctx
 from portal.core.words import count as counted
 from portal.subjects import holdings, logbrowse, thisbrowser
 from portal.web.charts import activity_chart
-from portal.web.common import call, current, login_required, not_found, path, redirect, render
+from portal.web.common import (
+    call,
+    current,
+    loads_session,
+    login_required,
+    not_found,
+    path,
+    redirect,
+    render,
+)
 from portal.web.flash import flash
 from portal.web.templating import account_zone
 
 GET, FORM = ["GET"], ["GET", "POST"]
 UTC = ZoneInfo("UTC")
+T = TypeVar("T")
 ACTIVITY = {"my.logs": "my.activity", "browser.logs": "browser.activity"}
 # Where each overview category's rows are listed, and the noun its count is read with. Promotional
 # emails have no page of their own: they are listed in the download.
@@ -49,6 +60,16 @@ def _me(request: Request) -> tuple[int, ZoneInfo]:
     return account.subject_id, tz
 
 
+async def _mine(request: Request, fn: Callable[..., T], *args: Any) -> tuple[T, ZoneInfo]:
+    """`fn(ctx, subject_id, *args)` for the logged-in account's subject, and the account's zone.
+
+    A My data page's first store call: it loads the session too (`loads_session`), so the subject
+    is read inside it.
+    """
+    found = await call(request, lambda ctx: fn(ctx, _me(request)[0], *args))
+    return found, _me(request)[1]
+
+
 def _reader_zone(request: Request) -> ZoneInfo:
     """This browser's pages need no login; a logged-in reader sees them in their own zone all the same."""
     account = current(request).account
@@ -67,28 +88,28 @@ def _cookies(request: Request) -> dict[str, str]:
 # -- My data: overview, cookies, search preferences ----------------------------------------
 
 
+@loads_session
 @login_required
 async def overview(request: Request) -> Response:
-    subject_id, tz = _me(request)
     cookies = _cookies(request)
 
-    def load(ctx: Ctx) -> tuple[int, list[holdings.Summary]]:
+    def load(ctx: Ctx, subject_id: int) -> tuple[int, list[holdings.Summary]]:
         return holdings.claim(ctx, subject_id, cookies), holdings.overview(ctx, subject_id)
 
-    linked, summaries = await call(request, lambda ctx: load(ctx))
+    (linked, summaries), tz = await _mine(request, load)
     context = {"summaries": summaries, "linked": linked, "pages": OVERVIEW_PAGES}
     return _page(request, "my/overview.html", "my.overview", tz, **context)
 
 
+@loads_session
 @login_required
 async def cookies(request: Request) -> Response:
-    subject_id, tz = _me(request)
     presented = _cookies(request)
 
-    def load(ctx: Ctx) -> tuple[int, list[holdings.CookieView], list[holdings.SiteIdView]]:
+    def load(ctx: Ctx, subject_id: int) -> tuple[int, list[holdings.CookieView], list[holdings.SiteIdView]]:
         return holdings.claim(ctx, subject_id, presented), *holdings.identifiers(ctx, subject_id, presented)
 
-    linked, items, site_ids = await call(request, lambda ctx: load(ctx))
+    (linked, items, site_ids), tz = await _mine(request, load)
     context = {"cookies": items, "site_ids": site_ids, "linked": linked}
     return _page(request, "my/cookies.html", "my.cookies", tz, **context)
 
@@ -126,10 +147,10 @@ async def delete_cookies(request: Request) -> Response:
     return redirect(request, "my.cookies")
 
 
+@loads_session
 @login_required
 async def search(request: Request) -> Response:
-    subject_id, tz = _me(request)
-    items = await call(request, holdings.search_preferences, subject_id)
+    items, tz = await _mine(request, holdings.search_preferences)
     return _page(request, "my/search.html", "my.search", tz, preferences=items)
 
 
@@ -184,12 +205,22 @@ def _confirm(request: Request, tz: ZoneInfo, back: str, title: str, message: str
 # -- log records (shared by My data and This browser) --------------------------------------
 
 
-async def _logs(request: Request, subject_id: int, tz: ZoneInfo, route: str, **context: Any) -> Response:
+# Whose records, and the zone their days are read in: asked inside the page's store call, where a
+# My data page loads its session.
+Reader = Callable[[], tuple[int, ZoneInfo]]
+
+
+async def _logs(request: Request, who: Reader, route: str, **context: Any) -> Response:
     q = request.query_params
-    filt, errors = logbrowse.parse_filter(q.get("from", ""), q.get("to", ""), q.get("q", ""), tz)
     after = logbrowse.Cursor.decode(q.get("after"))
     fragment = bool(request.headers.get("hx-request")) and after is not None
-    found = await call(request, logbrowse.page, subject_id, filt, after)
+
+    def load(ctx: Ctx) -> tuple[ZoneInfo, logbrowse.LogFilter, dict[str, str], logbrowse.LogPage]:
+        subject_id, tz = who()
+        filt, errors = logbrowse.parse_filter(q.get("from", ""), q.get("to", ""), q.get("q", ""), tz)
+        return tz, filt, errors, logbrowse.page(ctx, subject_id, filt, after)
+
+    tz, filt, errors, found = await call(request, load)
     base = path(request, route)
     next_url = None
     if found.next is not None:
@@ -214,11 +245,16 @@ async def _logs(request: Request, subject_id: int, tz: ZoneInfo, route: str, **c
     return response
 
 
-async def _activity(request: Request, subject_id: int, tz: ZoneInfo, route: str, **context: Any) -> Response:
+async def _activity(request: Request, who: Reader, route: str, **context: Any) -> Response:
     """Requests per day: a fragment the logs page loads after itself, or a page of its own without JS."""
     q = request.query_params
-    filt, _ = logbrowse.parse_filter(q.get("from", ""), q.get("to", ""), q.get("q", ""), tz)
-    activity = await call(request, logbrowse.activity, subject_id, filt)
+
+    def load(ctx: Ctx) -> tuple[ZoneInfo, logbrowse.Activity]:
+        subject_id, tz = who()
+        filt, _ = logbrowse.parse_filter(q.get("from", ""), q.get("to", ""), q.get("q", ""), tz)
+        return tz, logbrowse.activity(ctx, subject_id, filt)
+
+    tz, activity = await call(request, load)
     page_context = {"chart": activity_chart(activity, tz), "logs_url": path(request, route)}
     if request.headers.get("hx-request"):
         response = _fragment(request, "my/activity.html", ["activity"], {"tz": tz, **page_context, **context})
@@ -236,16 +272,16 @@ def _fragment(request: Request, template: str, blocks: list[str], context: dict[
     return response
 
 
+@loads_session
 @login_required
 async def logs(request: Request) -> Response:
-    subject_id, tz = _me(request)
-    return await _logs(request, subject_id, tz, "my.logs", heading="My log records")
+    return await _logs(request, lambda: _me(request), "my.logs", heading="My log records")
 
 
+@loads_session
 @login_required
 async def activity(request: Request) -> Response:
-    subject_id, tz = _me(request)
-    return await _activity(request, subject_id, tz, "my.logs", heading="My activity per day")
+    return await _activity(request, lambda: _me(request), "my.logs", heading="My activity per day")
 
 
 # -- This browser ---------------------------------------------------------------------------
@@ -277,8 +313,8 @@ async def browser_logs(request: Request) -> Response:
     found = await _browser(request)
     if found.state != "browser" or found.subject_id is None:
         return redirect(request, "browser.home")
-    tz = _reader_zone(request)
-    return await _logs(request, found.subject_id, tz, "browser.logs", heading="This browser's log records")
+    reader = (found.subject_id, _reader_zone(request))
+    return await _logs(request, lambda: reader, "browser.logs", heading="This browser's log records")
 
 
 async def browser_activity(request: Request) -> Response:
@@ -286,7 +322,8 @@ async def browser_activity(request: Request) -> Response:
     if found.state != "browser" or found.subject_id is None:
         return redirect(request, "browser.home")
     heading = "This browser's activity per day"
-    return await _activity(request, found.subject_id, _reader_zone(request), "browser.logs", heading=heading)
+    reader = (found.subject_id, _reader_zone(request))
+    return await _activity(request, lambda: reader, "browser.logs", heading=heading)
 
 
 async def browser_personalization(request: Request) -> Response:
