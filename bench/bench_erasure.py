@@ -84,27 +84,30 @@ def erase(store: Members, member: tuple[int, int]) -> float:
     return elapsed
 
 
-def bare_delete(store: Members, member: tuple[int, int]) -> float:
+DELETE = "DELETE FROM log_record WHERE subject_id = :s"
+COUNT = "SELECT count(*) FROM log_record WHERE subject_id = :s"
+
+
+def timed(store: Members, member: tuple[int, int], *statements: str) -> float:
+    """The statements on the member's log records, in one committed transaction."""
     subject, _ = member
     warm(store, subject)
     with store.engine.connect() as conn:
         started = time.perf_counter()
         with conn.begin():
-            conn.execute(text("DELETE FROM log_record WHERE subject_id = :s"), {"s": subject})
+            for statement in statements:
+                conn.execute(text(statement), {"s": subject})
         return time.perf_counter() - started
+
+
+def bare_delete(store: Members, member: tuple[int, int]) -> float:
+    return timed(store, member, DELETE)
 
 
 def counted_delete(store: Members, member: tuple[int, int]) -> float:
     """The least an erasure that states what it deleted can do: count the rows, then delete them, in
     one transaction. Not a target: it shows how much of an erasure's time is the rows themselves."""
-    subject, _ = member
-    warm(store, subject)
-    with store.engine.connect() as conn:
-        started = time.perf_counter()
-        with conn.begin():
-            conn.execute(text("SELECT count(*) FROM log_record WHERE subject_id = :s"), {"s": subject})
-            conn.execute(text("DELETE FROM log_record WHERE subject_id = :s"), {"s": subject})
-        return time.perf_counter() - started
+    return timed(store, member, COUNT, DELETE)
 
 
 def _best(times: list[float]) -> str:
