@@ -286,4 +286,3 @@ def _fetch(ctx: Ctx, stmt: Select[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
     finally:
         cursor.close()
-

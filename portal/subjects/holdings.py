@@ -17,6 +17,7 @@ from sqlalchemy import Select, bindparam, func, select
 
 from portal import audit
 from portal.core.context import Ctx
+from portal.core.rows import all_rows
 from portal.models import Identifier, SearchPreference, metadata
 from portal.subjects import catalog, deletion, identity, registry
 from portal.subjects.cookies import REDACTED, CookieCatalog
@@ -302,7 +303,7 @@ _PREFERENCES = (
 
 
 def search_preferences(ctx: Ctx, subject_id: int) -> list[PreferenceView]:
-    rows = ctx.session.execute(_PREFERENCES, {"subject_id": subject_id})
+    rows = all_rows(ctx.session, _PREFERENCES, {"subject_id": subject_id})
     # Unpacked in the order _PREFERENCES selects them: reading a Row's fields by name costs more
     # than building the view.
     return [

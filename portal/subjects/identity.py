@@ -263,4 +263,3 @@ def claim_browser(ctx: Ctx, subject_id: int, cookies: Iterable[tuple[str, str]])
             ident.tied_by = "claim"
             linked += 1
     return linked
-

@@ -13,9 +13,10 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Executable, String, bindparam, cast, func, null, or_, select, tuple_
+from sqlalchemy import Date, Select, String, bindparam, cast, func, null, or_, select, tuple_
 
 from portal.core.context import Ctx
+from portal.core.rows import all_rows
 from portal.models import MAX_BIGINT, metadata
 from portal.subjects.useragents import describe_user_agent
 
@@ -173,7 +174,7 @@ def _params(subject_id: int, filt: LogFilter) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=32)
-def _page_statement(has_lo: bool, has_hi: bool, has_text: bool, paged: bool, limit: int) -> Executable:
+def _page_statement(has_lo: bool, has_hi: bool, has_text: bool, paged: bool, limit: int) -> Select[Any]:
     """Built once per shape of filter: composing it cost more than the store takes to answer it."""
     clauses = _where(has_lo, has_hi, has_text)
     if paged:
@@ -201,7 +202,7 @@ def page(ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit
                            after is not None, limit)  # fmt: skip
     if after is not None:
         params.update(after_at=after.at, after_id=after.id)
-    found = ctx.session.execute(stmt, params).all()
+    found = all_rows(ctx.session, stmt, params)
     text = filt.text
     # Rows unpacked in the order _page_statement selects them: reading a Row's fields by name costs
     # more than building the LogRow.
