@@ -14,6 +14,7 @@ For a few small hot reads only (a page's rows): JSON has no BLOB, and the whole 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from operator import itemgetter
@@ -25,7 +26,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 
 _Plan = tuple[Select[Any], list[Any], list[tuple[int, bool]]]  # statement, converters, sort keys
-_plans: dict[tuple[int, str], tuple[Select[Any], _Plan]] = {}
 
 
 def all_rows(session: Session, stmt: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -44,18 +44,14 @@ def all_rows(session: Session, stmt: Select[Any], params: Mapping[str, Any]) -> 
     return rows
 
 
+@functools.lru_cache(maxsize=64)  # callers pass statements built once
 def _plan(stmt: Select[Any], dialect: Dialect) -> _Plan:
-    cached = _plans.get((id(stmt), dialect.name))
-    if cached is not None and cached[0] is stmt:
-        return cached[1]
     inner = stmt.subquery()
     packed: Select[Any] = select(func.json_group_array(func.json_array(*inner.c)))
     convert = [
         column.type.dialect_impl(dialect).result_processor(dialect, None) for column in stmt.selected_columns
     ]
-    plan = (packed, convert, [_key(stmt, clause) for clause in stmt._order_by_clauses])
-    _plans[(id(stmt), dialect.name)] = (stmt, plan)
-    return plan
+    return packed, convert, [_key(stmt, clause) for clause in stmt._order_by_clauses]
 
 
 def _key(stmt: Select[Any], clause: Any) -> tuple[int, bool]:

@@ -16,7 +16,7 @@ transaction (`final()`), so every batch before it can still find all of their ro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from typing import Any
 
 from sqlalchemy import (
@@ -64,10 +64,15 @@ def _pk(category: registry.Category) -> Any:
 def pending(category: registry.Category) -> ColumnElement[bool]:
     """The subject's rows of `category` that erasure has still to delete or blank, over the
     parameters of `registry.params` (built once per category: see `registry.bound`)."""
-    return _cached(("pending", category.key), lambda: _pending(category))
+    return _pending(category.key)
 
 
-def _pending(category: registry.Category) -> ColumnElement[bool]:
+# Conditions and statements below are built once (functools.cache): their SQLAlchemy cache key is
+# then computed once too (it is memoized on the object), where building a dozen subqueries per call
+# cost milliseconds.
+@functools.cache
+def _pending(key: str) -> ColumnElement[bool]:
+    category = registry.by_key(key)
     c = category.sa_table.c
     where = registry.bound(category)
     if category.key == "audit_details":
@@ -80,18 +85,6 @@ def _pending(category: registry.Category) -> ColumnElement[bool]:
     if category.erasure == "blank":
         return and_(where, or_(*(c[name].is_not(None) for name in category.personal)))
     return where
-
-
-_statements: dict[tuple[Any, ...], Any] = {}
-
-
-def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    """A statement (or condition) built once: its cache key is computed once too (SQLAlchemy
-    memoizes it on the object), where building a dozen subqueries per call cost milliseconds."""
-    found = _statements.get(key)
-    if found is None:
-        found = _statements[key] = build()
-    return found
 
 
 def every() -> list[registry.Category]:
@@ -108,11 +101,12 @@ def counts(
     them, for the categories erasure keeps), all in one statement of scalar subqueries: one round
     trip where a statement per category cost one each. With `cap`, a count stops there (a count
     of `cap` means "at least")."""
-    stmt = _cached(("counts", keys, kept, cap), lambda: _counts(keys, kept, cap))
+    stmt = _counts(keys, kept, cap)
     row = ctx.session.execute(stmt, registry.params(found)).one()
     return {key: int(n) for key, n in row._mapping.items()}
 
 
+@functools.cache
 def _counts(keys: tuple[str, ...], kept: bool, cap: int | None) -> Select[Any]:
     selected = []
     for key in keys:
@@ -152,11 +146,17 @@ def take(ctx: Ctx, category: registry.Category, found: registry.Scope, limit: in
     if category.erasure != "delete":
         stmt: Any = update(table).where(which).values(_blanks(ctx, category))
     elif limit is None:  # the common case, built once
-        stmt = _cached(("delete", category.key), lambda: delete(table).where(which))
+        stmt = _delete_all(category.key)
     else:
         stmt = delete(table).where(which)
     done = ctx.session.execute(stmt, values, execution_options={"synchronize_session": False})
     return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _delete_all(key: str) -> Any:
+    category = registry.by_key(key)
+    return delete(category.sa_table).where(pending(category))
 
 
 def _first(

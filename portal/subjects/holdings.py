@@ -208,7 +208,7 @@ def _cookie_view(row: Any, known: CookieCatalog, presented: Mapping[str, str], c
 
 # Pages read rows, not ORM objects, through statements built once (see _figures).
 _IDENTIFIED_BY = (
-    select(metadata.tables["identifier"])
+    select(_IDENTIFIER)
     .where(_IDENT.subject_id == bindparam("subject_id"))
     .order_by(_IDENT.last_seen.desc(), _IDENT.id.desc())
 )

@@ -18,6 +18,7 @@ run it in batches (keyset over `keys`) on either store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -95,12 +96,12 @@ def bound(category: Category) -> ColumnElement[bool]:
     """`where` over named parameters, which `params(found)` supplies. A statement built on it once
     serves every subject: the erasure engine runs the same few statements for each one, and
     building and cache-keying them anew cost it more Python than the database spent on them."""
-    cached = _bound.get(category.key)
-    if cached is None:
-        cached = _bound[category.key] = _condition(
-            category, lambda name: bindparam(name, expanding=name in _LISTS)
-        )
-    return cached
+    return _bound(category.key)
+
+
+@functools.cache
+def _bound(key: str) -> ColumnElement[bool]:
+    return _condition(by_key(key), lambda name: bindparam(name, expanding=name in _LISTS))
 
 
 def params(found: Scope) -> dict[str, Any]:
@@ -116,7 +117,6 @@ def params(found: Scope) -> dict[str, Any]:
 
 
 _LISTS = frozenset({"tree", "refs", "emails"})
-_bound: dict[str, ColumnElement[bool]] = {}
 
 
 def _condition(category: Category, value: Callable[[str], BindParameter[Any]]) -> ColumnElement[bool]:
