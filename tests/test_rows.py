@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import null, select
+from sqlalchemy import null, select, text
 
 from portal.core.rows import all_rows
 from portal.models import metadata
@@ -41,3 +41,29 @@ def test_no_rows_is_an_empty_list(store: Store) -> None:
     stmt = select(LOG.id, LOG.at).where(LOG.subject_id == -1).order_by(LOG.at.desc(), LOG.id.desc())
     with store.ctx() as ctx:
         assert all_rows(ctx.session, stmt, {}) == []
+
+
+def test_moments_read_exactly_as_sqlalchemy_reads_them(store: Store) -> None:
+    """Dates come back aware, in UTC, to the microsecond; on SQLite a value in a form SQLAlchemy does
+    not write (an offset, a "T") is still read as SQLAlchemy reads it, not refused."""
+    me = f.subject(store)
+    source = f.source(store)
+    newest = datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=UTC)  # the night Europe's clocks change
+    f.log_records(store, me, 3, source_id=source, newest=newest, step=timedelta(microseconds=1))
+    if store.kind == "sqlite":
+        with store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE log_record SET at = '2026-01-02T03:04:05+02:00' WHERE id = "
+                    "(SELECT max(id) FROM log_record)"
+                )
+            )  # fmt: skip  (the oldest)
+    stmt = select(LOG.id, LOG.at).where(LOG.subject_id == me).order_by(LOG.at.desc(), LOG.id.desc())
+    with store.ctx() as ctx:
+        plain = [tuple(r) for r in ctx.session.execute(stmt)]
+        packed = all_rows(ctx.session, stmt, {})
+    assert packed == plain
+    assert packed[0][1] == newest
+    assert all(at.utcoffset() == timedelta(0) for _, at in packed)
+    if store.kind == "sqlite":
+        assert datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC) in [at for _, at in packed]

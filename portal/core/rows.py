@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -24,8 +25,10 @@ from sqlalchemy import Select, UnaryExpression, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
+from sqlmodel.sql.sqltypes import UTCDateTime
 
-_Plan = tuple[Select[Any], list[Any], list[tuple[int, bool]]]  # statement, converters, sort keys
+# The packed statement, (column index, converter) for the columns that need one, and the sort keys.
+_Plan = tuple[Select[Any], list[tuple[int, Any]], list[tuple[int, bool]]]
 
 
 def all_rows(session: Session, stmt: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -33,25 +36,47 @@ def all_rows(session: Session, stmt: Select[Any], params: Mapping[str, Any]) -> 
     its order."""
     dialect = session.get_bind().dialect
     if dialect.name != "sqlite":
-        return [tuple(row) for row in session.execute(stmt, params)]
+        # all(): psycopg builds every row in one fetchall; iterating the result fetched them one by one.
+        return list(map(tuple, session.execute(stmt, params).all()))
     packed, convert, order = _plan(stmt, dialect)
-    raw = session.execute(packed, params).scalar_one()
-    rows = [tuple(c(v) if c else v for c, v in zip(convert, row, strict=True)) for row in json.loads(raw)]
+    rows = json.loads(session.execute(packed, params).scalar_one())
+    # Column by column, and only the columns that need it (a page's dates): a converter tried on
+    # every value cost as much as reading the rows.
+    for index, processor in convert:
+        for row in rows:
+            row[index] = processor(row[index])
     # Sorted again by the statement's own ORDER BY: the order in which an aggregate reads the rows
     # of an ordered subquery is not one SQLite promises (3.44 added ORDER BY inside aggregates).
     for index, descending in reversed(order):  # stable sorts, the last key first
         rows.sort(key=itemgetter(index), reverse=descending)
-    return rows
+    return list(map(tuple, rows))
 
 
 @functools.lru_cache(maxsize=64)  # callers pass statements built once
 def _plan(stmt: Select[Any], dialect: Dialect) -> _Plan:
     inner = stmt.subquery()
     packed: Select[Any] = select(func.json_group_array(func.json_array(*inner.c)))
-    convert = [
-        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in stmt.selected_columns
-    ]
+    processors = (_converter(column.type, dialect) for column in stmt.selected_columns)
+    convert = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
     return packed, convert, [_key(stmt, clause) for clause in stmt._order_by_clauses]
+
+
+def _converter(column_type: Any, dialect: Dialect) -> Any:
+    processor = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    if isinstance(column_type, UTCDateTime) and processor is not None:
+        return functools.partial(_utc, processor)
+    return processor
+
+
+def _utc(slow: Any, value: str | None) -> datetime | None:
+    """A UTC moment SQLite keeps as naive ISO text, read aware in one step: UTCDateTime parses it and
+    then calls replace(tzinfo=), which costs five times the parse (a page reads fifty)."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # not the form SQLAlchemy writes: read as SQLAlchemy would
+        return slow(value)  # type: ignore[no-any-return]
 
 
 def _key(stmt: Select[Any], clause: Any) -> tuple[int, bool]:
