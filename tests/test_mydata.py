@@ -43,6 +43,19 @@ def test_pages_need_a_login(portal: Portal) -> None:
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
 
 
+def test_the_section_navigation_marks_the_page_it_is_on(portal: Portal) -> None:
+    """The navigation is written once per page and kept (templating.subnav): each page still marks
+    itself, and only itself, as the current one."""
+    c = portal.client()
+    portal.verified_user(c, "ann@example.com")
+    pages = ("/my", "/my/cookies", "/my/search", "/my/logs", "/my/consent", "/my/receipts", "/my/requests")
+    for _ in range(2):  # the second time from what was kept
+        for page in pages:
+            text = c.get(page).text
+            assert re.findall(r'<a href="([^"]+)" aria-current="page">', text) == [page]
+            assert all(f'<a href="{other}"' in text for other in pages)
+
+
 def test_overview_counts_only_my_data_and_explains_each_category(portal: Portal) -> None:
     ann, _, _ = _two_people(portal)
     page = ann.get("/my")
@@ -95,7 +108,14 @@ def test_a_shared_search_preference_claims_nobody(portal: Portal) -> None:
     stranger = f.subject(portal.store, "browser")
     f.cookie(portal.store, stranger, "site_id", "stranger-browser")
     f.cookie(portal.store, stranger, "search_pref", "weather")  # a row the old linking wrote
-    f.log_records(portal.store, stranger, 4, source_id=f.source(portal.store, "/s.log"), ip="192.0.2.99", path="/stranger/{i}")
+    f.log_records(
+        portal.store,
+        stranger,
+        4,
+        source_id=f.source(portal.store, "/s.log"),
+        ip="192.0.2.99",
+        path="/stranger/{i}",
+    )
     ann.cookies.set("search_pref", "weather")
     for path in ("/my", "/my/cookies", "/my/logs"):
         text = ann.get(path).text

@@ -6,9 +6,10 @@ import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jinja2 import Environment
 from jinja2_fragments.starlette import Jinja2Blocks
 from markupsafe import Markup, _escape_inner
 from starlette.applications import Starlette
@@ -53,7 +54,21 @@ def make_templates(app: Starlette, *, reload: bool = False) -> Jinja2Blocks:
     # Numbers agree with nouns ({{ n | count("search term") }}) and actions read as words, never codes.
     templates.env.filters["count"] = count
     templates.env.globals["action_words"] = action_words
+    templates.env.globals["subnav"] = _subnavs(templates.env, cached=not reload)
     return templates
+
+
+def _subnavs(env: Environment, *, cached: bool) -> Callable[..., Markup]:
+    """A section's navigation (the `subnav` macro of _subnav.html), written once per page it marks:
+    it is the same for everyone on that page, and writing it cost every My data page a tenth of
+    its rendering. Not cached while templates reload, so an edited macro shows at once."""
+
+    def subnav(sections: tuple[tuple[str, str], ...], label: str, here: str) -> Markup:
+        macro = env.get_template("_subnav.html").module.subnav  # type: ignore[attr-defined]
+        return cast(Markup, macro(sections, label, here))  # a macro of an autoescaping env: Markup
+
+    # Pages with ids in their paths (a request's page) are many: the cache keeps the recent ones.
+    return functools.lru_cache(maxsize=256)(subnav) if cached else subnav
 
 
 def _url_paths(app: Starlette) -> Callable[..., str]:
