@@ -83,6 +83,50 @@ class Server:
         self.out.close()
 
 
+def machine_ticks() -> list[int]:
+    """The whole machine's CPU time so far, in ticks: user, nice, system, idle, iowait, irq, softirq,
+    steal (/proc/stat). Steal is time the hypervisor gave the virtual CPUs to someone else."""
+    with open("/proc/stat") as stat:
+        return [int(n) for n in stat.readline().split()[1:9]]
+
+
+def machine_share(spent: list[int]) -> tuple[str, float]:
+    """Where the machine's time went (`machine_ticks()` differences): busy, idle, stolen; and the
+    share stolen."""
+    total = sum(spent) or 1
+    busy = sum(spent[:3]) + spent[5] + spent[6]
+    stolen = spent[7] / total
+    return f"{100 * busy / total:.0f}% busy, {100 * (spent[3] + spent[4]) / total:.0f}% idle, {100 * stolen:.0f}% stolen", stolen
+
+
+def database_cpu_seconds() -> float | None:
+    """User + system time of the local PostgreSQL server so far (its running processes, and what the
+    postmaster reaped of its children): the store's share of a page on a machine both run on. None
+    when no PostgreSQL server runs here (SQLite, or a server elsewhere)."""
+    total, tick, found = 0, os.sysconf("SC_CLK_TCK"), False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, _, rest = (entry / "stat").read_text().rpartition(")")
+        except OSError:
+            continue
+        if not head.endswith("(postgres"):
+            continue
+        found, fields = True, rest.split()
+        total += int(fields[11]) + int(fields[12])
+        if fields[1] == "1" or not _is_postgres(int(fields[1])):  # the postmaster: its reaped children too
+            total += int(fields[13]) + int(fields[14])
+    return total / tick if found else None
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
+
+
 def _tree(pid: int) -> list[int]:
     out = [pid]
     try:
