@@ -76,6 +76,9 @@ class Figures(NamedTuple):
     cpu_ms: float  # CPU a request, every process of the server
     store_ms: float | None  # CPU a request of the local PostgreSQL server
     worst_spread: float  # the worst turn's p99 / p50
+
+
+Turn = tuple[Load, float, float | None, list[int]]  # load, server CPU s, PostgreSQL CPU s, machine ticks
 SLICE_SECONDS = 3  # one turn of one page on one server
 STOLEN_TOO_MUCH = 0.05  # of the machine's time given to other guests: the worker and latency figures mean little
 
@@ -93,8 +96,7 @@ def pages(
     """
     local_db = "127.0.0.1" in env.get("PORTAL_DATABASE_URL", "")
     servers = {workers: Server(env, workers, logs) for workers in (1, 2)}
-    slices: dict[tuple[int, str], list[tuple[Load, float, float | None]]] = {}
-    ticks = {workers: [0] * 8 for workers in servers}  # the machine's time during each server's turns
+    slices: dict[tuple[int, str], list[Turn]] = {}
     try:
         cookies = {}
         for workers, server in servers.items():
@@ -107,12 +109,8 @@ def pages(
         for _ in range(rounds):
             for path in PAGES:
                 for workers, server in servers.items():
-                    cpu, db, machine = server.cpu_seconds(), database_cpu_seconds() if local_db else None, machine_ticks()
-                    load = drive(server.port, path, cookies[workers, path], args.seconds / rounds, args.clients, args.load)
-                    db_after = database_cpu_seconds() if local_db else None
-                    db_s = db_after - db if db is not None and db_after is not None else None
-                    ticks[workers] = [t + b - a for t, a, b in zip(ticks[workers], machine, machine_ticks(), strict=True)]
-                    slices.setdefault((workers, path), []).append((load, server.cpu_seconds() - cpu, db_s))
+                    turn = _turn(server, path, cookies[workers, path], args.seconds / rounds, args, local_db)
+                    slices.setdefault((workers, path), []).append(turn)
         problems = {workers: server.problems() for workers, server in servers.items()}
     finally:
         for server in servers.values():
@@ -120,25 +118,37 @@ def pages(
     for workers, found in problems.items():
         if any(found.values()):
             print(f"  server log ({workers} worker(s)): {found}")
-    shares = {w: machine_share(spent) for w, spent in ticks.items()}
+    # Where the machine's time went during each server's turns, all pages together.
+    shares = {w: machine_share([sum(t) for t in zip(*(turn[3] for p in PAGES for turn in slices[w, p]), strict=True)])
+              for w in servers}  # fmt: skip
     return {w: {p: _combined(slices[w, p]) for p in PAGES} for w in servers}, shares
 
 
-def _combined(turns: list[tuple[Load, float, float | None]]) -> Figures:
+def _turn(server: Server, path: str, cookie: str, seconds: float, args: argparse.Namespace, local_db: bool) -> Turn:
+    """One page driven on one server, and what the server, PostgreSQL and the machine spent meanwhile."""
+    cpu, db, machine = server.cpu_seconds(), database_cpu_seconds() if local_db else None, machine_ticks()
+    load = drive(server.port, path, cookie, seconds, args.clients, args.load)
+    db_after = database_cpu_seconds() if local_db else None
+    spent = [b - a for a, b in zip(machine, machine_ticks(), strict=True)]
+    db_s = db_after - db if db is not None and db_after is not None else None
+    return load, server.cpu_seconds() - cpu, db_s, spent
+
+
+def _combined(turns: list[Turn]) -> Figures:
     """One page's turns as one run: requests/s over all of them, the median turn's p50 and p99 (and
     the worst turn's p99/p50, for information: each turn opens its 50 connections at once)."""
-    loads = [load for load, _, _ in turns]
+    loads = [turn[0] for turn in turns]
     requests = sum(load.requests for load in loads)
     seconds = sum(load.requests / load.rps for load in loads if load.rps)
     p50 = statistics.median(load.p50_ms for load in loads)
     p99 = statistics.median(load.p99_ms for load in loads)
-    spread = max((load.p99_ms / load.p50_ms for load in loads if load.p50_ms), default=0.0)
+    spread = max(load.spread for load in loads)
     load = Load(requests / seconds if seconds else 0.0, p50, p99, sum(x.errors for x in loads),
                 sum(x.timeouts for x in loads), requests)  # fmt: skip
     per = 1000 / max(requests, 1)
-    dbs = [db for _, _, db in turns]
+    dbs = [turn[2] for turn in turns]
     db_ms = None if None in dbs else sum(db for db in dbs if db is not None) * per
-    return Figures(load, sum(cpu for _, cpu, _ in turns) * per, db_ms, spread)
+    return Figures(load, sum(turn[1] for turn in turns) * per, db_ms, spread)
 
 
 def table(title: str, results: dict[str, Figures]) -> None:
@@ -147,8 +157,7 @@ def table(title: str, results: dict[str, Figures]) -> None:
     print(f"  {'page':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8} {'errors':>7} {'timeouts':>9}"
           f" {'CPU ms/req':>11}" + (f" {'store CPU ms':>13}" if store else ""))  # fmt: skip
     for path, (load, cpu, db, _) in results.items():
-        spread = load.p99_ms / load.p50_ms if load.p50_ms else 0
-        print(f"  {path:<12} {load.rps:>8,.0f} {load.p50_ms:>8.1f} {load.p99_ms:>8.1f} {spread:>8.2f} "
+        print(f"  {path:<12} {load.rps:>8,.0f} {load.p50_ms:>8.1f} {load.p99_ms:>8.1f} {load.spread:>8.2f} "
               f"{load.errors:>7} {load.timeouts:>9} {cpu:>11.2f}" + (f" {db:>13.2f}" if db is not None else ""))  # fmt: skip
 
 
@@ -163,8 +172,8 @@ def ratios(kind: str, one: dict[str, Figures], two: dict[str, Figures]) -> bool:
             ok &= cost <= 2.0
             costs.append(f"{path} {cost:.2f}x (CPU {cpu / base_cpu:.2f}x)")
         print(f"  {workers} worker(s), cost vs /account (target <= 2.0): {', '.join(costs)}")
-        worst = max(results, key=lambda p: results[p].load.p99_ms / results[p].load.p50_ms)
-        spread = results[worst].load.p99_ms / results[worst].load.p50_ms
+        worst = max(results, key=lambda p: results[p].load.spread)
+        spread = results[worst].load.spread
         turn = max(results, key=lambda p: results[p].worst_spread)
         errors = sum(f.load.errors for f in results.values())
         timeouts = sum(f.load.timeouts for f in results.values())

@@ -38,6 +38,11 @@ class Load:
     timeouts: int  # no answer within 2 s
     requests: int
 
+    @property
+    def spread(self) -> float:
+        """p99 / p50: how much longer the slowest requests wait than the typical one."""
+        return self.p99_ms / self.p50_ms if self.p50_ms else 0.0
+
 
 class Server:
     """`portal serve --workers N` on a free port, its output in files, its CPU time readable."""
@@ -60,14 +65,12 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system time of the supervisor and every worker, so far."""
-        total, tick = 0, os.sysconf("SC_CLK_TCK")
+        total = 0
         for pid in _tree(self.proc.pid):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-        return total / tick
+            found = _stat(str(pid))
+            if found is not None:
+                total += int(found[1][11]) + int(found[1][12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def problems(self) -> dict[str, int]:
         text = self.err_path.read_text(errors="replace")
@@ -103,28 +106,26 @@ def database_cpu_seconds() -> float | None:
     """User + system time of the local PostgreSQL server so far (its running processes, and what the
     postmaster reaped of its children): the store's share of a page on a machine both run on. None
     when no PostgreSQL server runs here (SQLite, or a server elsewhere)."""
-    total, tick, found = 0, os.sysconf("SC_CLK_TCK"), False
+    ours = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            head, _, rest = (entry / "stat").read_text().rpartition(")")
-        except OSError:
-            continue
-        if not head.endswith("(postgres"):
-            continue
-        found, fields = True, rest.split()
+        found = _stat(entry.name) if entry.name.isdigit() else None
+        if found is not None and found[0] == "postgres":
+            ours[entry.name] = found[1]
+    total = 0
+    for fields in ours.values():
         total += int(fields[11]) + int(fields[12])
-        if fields[1] == "1" or not _is_postgres(int(fields[1])):  # the postmaster: its reaped children too
+        if fields[1] not in ours:  # the postmaster (its parent is not postgres): its reaped children too
             total += int(fields[13]) + int(fields[14])
-    return total / tick if found else None
+    return total / os.sysconf("SC_CLK_TCK") if ours else None
 
 
-def _is_postgres(pid: int) -> bool:
+def _stat(pid: str) -> tuple[str, list[str]] | None:
+    """A process's name and the fields of /proc/PID/stat after it (state first), or None once gone."""
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+        head, _, rest = Path(f"/proc/{pid}/stat").read_text().rpartition(")")
     except OSError:
-        return False
+        return None
+    return head.partition("(")[2], rest.split()
 
 
 def _tree(pid: int) -> list[int]:
