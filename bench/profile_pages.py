@@ -41,7 +41,8 @@ from serveload import CSRF, TOTP_SECRET, demo_store  # noqa: E402
 
 from portal.core.settings import load  # noqa: E402
 from portal.demo.seed import DEMO_LOGINS, DEMO_PASSWORD  # noqa: E402
-from portal.web.app import THREADS, create_app  # noqa: E402
+from portal.web.app import create_app  # noqa: E402
+from portal.web.threads import use_page_threads  # noqa: E402
 
 USER = next(d.email for d in DEMO_LOGINS if d.role == "user")
 STAFF = next(d.email for d in DEMO_LOGINS if d.role == "agent")
@@ -77,7 +78,7 @@ async def log_in(client: httpx.AsyncClient, email: str, *, staff: bool = False) 
 
 
 async def measure(app: Any, args: argparse.Namespace) -> dict[str, tuple[float, float, float, float, float]]:
-    to_thread.current_default_thread_limiter().total_tokens = THREADS  # what the app's lifespan does
+    use_page_threads()  # what the app's lifespan does
     statements: Counter[str] = Counter()
     checkouts: Counter[str] = Counter()
     current = {"page": ""}

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -19,6 +18,7 @@ from portal.core.clock import Clock
 from portal.core.errors import ConfigError
 from portal.core.settings import Settings, load
 from portal.core.store import check_engine, make_engine, session_factory
+from portal.web import threads
 from portal.web.common import deferred_paths
 from portal.web.errors import http_error
 from portal.web.middleware import PortalMiddleware
@@ -27,11 +27,6 @@ from portal.web.templating import make_templates
 
 log = logging.getLogger("portal")
 HOUSEKEEPING_EVERY_SECONDS = 5.0
-# Threads per worker process for store calls (anyio's default is 40). Their work holds the GIL
-# most of the time, so more threads add no throughput, only a longer queue for the GIL in which
-# the event loop loses its turn. Long work (an export) takes one thread; the others keep serving.
-THREADS = 8
-POOL_SPARE = 4  # connections beyond one per thread, for anything outside the thread pool
 
 
 def create_app(
@@ -39,15 +34,13 @@ def create_app(
 ) -> Starlette:
     settings = settings or load()
     clock = clock or Clock()
-    # Every thread can hold a connection at once, so none waits for the pool and none opens and
-    # closes an overflow connection per request (SQLite runs four PRAGMAs on each new one).
-    engine = make_engine(settings.database_url, pool_size=THREADS, max_overflow=POOL_SPARE)
+    engine = make_engine(settings.database_url, pool_size=threads.POOL_SIZE, max_overflow=threads.POOL_SPARE)
     check_engine(engine)
     factory = session_factory(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        to_thread.current_default_thread_limiter().total_tokens = THREADS
+        threads.use_page_threads()
         current = await run_in_threadpool(migrations.current, engine)
         if current not in migrations.heads():
             raise ConfigError(f"the store is at migration {current}; run `portal db upgrade` first")
@@ -89,7 +82,7 @@ async def _housekeeping(app: Starlette) -> None:
     while True:
         await asyncio.sleep(HOUSEKEEPING_EVERY_SECONDS)
         try:
-            await run_in_threadpool(
+            await threads.long_work(
                 housekeeping.run_once, app.state.session_factory, app.state.settings, app.state.clock
             )
         except Exception:  # keep serving; the next round retries

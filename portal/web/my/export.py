@@ -19,6 +19,7 @@ from portal.export import exports
 from portal.subjects import registry
 from portal.web.common import call, current, field, form, login_required, not_found, redirect, render
 from portal.web.flash import flash
+from portal.web.threads import long_work
 
 PASSWORD_FIELD_LIMIT = 1024
 CHUNK = 256 * 1024
@@ -81,7 +82,7 @@ async def create(request: Request) -> Response:
         target=exports.build_apart, args=(state.settings, state.clock.now(), started.export_id), daemon=True
     )
     builder.start()
-    await run_in_threadpool(builder.join)
+    await long_work(builder.join)
     if builder.exitcode != 0:
         raise RuntimeError(f"building export {started.export_id} failed (exit status {builder.exitcode})")
     link = request.url_for("my.export_download", token=started.token).path

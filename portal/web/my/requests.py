@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,6 +25,7 @@ from portal.subjects import consent
 from portal.web.common import call, current, field, form, login_required, mailed, not_found, redirect, render
 from portal.web.flash import flash
 from portal.web.my.mydata import _me
+from portal.web.threads import long_work
 
 PASSWORD_FIELD_LIMIT = 1024
 LINK_HOURS = int(exports.LINK_TTL.total_seconds() // 3600)
@@ -154,7 +154,7 @@ async def file(request: Request) -> Response:
 async def _copy(request: Request, subject_id: int, request_id: int, started: exports.Started) -> int | None:
     """Build the access request's copy (off the event loop, as the export page does) and complete it."""
     state = request.app.state
-    await run_in_threadpool(exports.build, state.engine, state.settings, state.clock.now(), started.export_id)
+    await long_work(exports.build, state.engine, state.settings, state.clock.now(), started.export_id)
     return await call(request, fulfil.complete_access, subject_id, request_id, started.export_id)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,6 +23,7 @@ from portal.requests import foureyes, statuses
 from portal.web.common import call, current, field, form, not_found, redirect, staff_required, units
 from portal.web.flash import flash
 from portal.web.staff.pages import page
+from portal.web.threads import long_work
 
 QUEUE_BLOCK = "queue"
 
@@ -78,7 +78,7 @@ async def bulk(request: Request) -> Response:
     action = field(data, "action", 16)
     reason = field(data, "reason", 2000)
     try:
-        done = await run_in_threadpool(casework.bulk, units(request), ids, action, reason)
+        done = await long_work(casework.bulk, units(request), ids, action, reason)
     except PortalError as exc:
         flash(request, str(exc), "error")
     else:
@@ -141,13 +141,13 @@ async def act(request: Request) -> Response:
     state = request.app.state
     if done.export_id is not None:
         now = state.clock.now()
-        await run_in_threadpool(exports.build, state.engine, state.settings, now, done.export_id)
+        await long_work(exports.build, state.engine, state.settings, now, done.export_id)
     response = redirect(request, "staff.request", id=request_id)
     if done.hand_over:
         # After the answer: a big subject takes minutes, and the request's page shows the progress.
         # What does not finish (put on hold meanwhile, another process) `run-due` takes up again.
         response.background = BackgroundTask(
-            foureyes.hand_over, state.session_factory, state.settings, state.clock, request_id
+            long_work, foureyes.hand_over, state.session_factory, state.settings, state.clock, request_id
         )
     flash(request, message, "success")
     return response
