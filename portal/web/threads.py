@@ -2,9 +2,10 @@
 
 Page views' store calls take anyio's default thread limiter, set to THREADS. Their work holds the
 GIL most of the time, so more threads add no throughput, only a longer queue for the GIL in which
-the event loop loses its turn: under 50 clients on one worker, 4 threads instead of 8 cut the
-CPU time of a request by 4-9% and its p99 by a fifth to a third, on SQLite and on PostgreSQL
-(2 threads cost PostgreSQL a sixth of its requests, its statements waiting on the server).
+the event loop loses its turn: under 50 clients on one worker, 4 threads instead of 8 cut p99
+by 13-36% on every page measured, on SQLite and on PostgreSQL, and CPU time a request by up to 8%
+(one page: 2% more). 2 threads cost PostgreSQL a sixth of its requests (its statements wait on
+the server).
 
 Long work (building an export, waiting for its builder, bulk casework, housekeeping, a big
 erasure's hand-over) runs under a limiter of its own, so that it never holds one of the threads
