@@ -48,6 +48,7 @@ def test_page_views_are_served_while_every_long_work_thread_is_busy() -> None:
     runner = threading.Thread(target=lambda: done.append(anyio.run(main)))
     runner.start()
     runner.join(60)
+    assert done, "the event loop did not finish within 60 s"
     waited, results, beyond = done[0]
     assert waited < 1.0  # the page views' store calls ran at once (0.05 s), not after the long work
     assert beyond == 0  # long work beyond its threads waited its turn

@@ -28,8 +28,9 @@ from portal.core.settings import Settings
 
 APP = "portal.web.asgi:app"
 log = logging.getLogger("uvicorn.error")
-# Linux, the BSDs and macOS; elsewhere the workers share one socket.
-SPREAD = hasattr(socket, "SO_REUSEPORT")
+# Only Linux spreads connections over the sockets of one port; the BSDs' and macOS's SO_REUSEPORT
+# hands them all to one socket, so there the workers share one as before.
+SPREAD = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 def uvicorn_config(settings: Settings, host: str, port: int, workers: int) -> uvicorn.Config:
