@@ -40,8 +40,9 @@ class Serving(NamedTuple):
 
 
 @contextmanager
-def serving(store: Store, workers: int) -> Iterator[Serving]:
-    """Start `portal serve` on a free port; yield its port once every worker has started."""
+def serving(store: Store, workers: int, *, started: bool = True) -> Iterator[Serving]:
+    """Start `portal serve` on a free port; yield its port once every worker has started (or, with
+    `started=False`, as soon as it says it is running)."""
     cmd = [sys.executable, "-m", "portal", "serve", "--port", "0", "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=environment(store), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     try:
@@ -50,11 +51,11 @@ def serving(store: Store, workers: int) -> Iterator[Serving]:
         match = RUNNING.search(line)
         assert match, line
         port = int(match.group(1))
-        started = 0
+        up = 0
         deadline = time.monotonic() + 30
-        while started < workers and time.monotonic() < deadline:
-            started += b"Application startup complete" in proc.stderr.readline()
-        assert started == workers, "the workers did not start"
+        while started and up < workers and time.monotonic() < deadline:
+            up += b"Application startup complete" in proc.stderr.readline()
+        assert up == workers or not started, "the workers did not start"
         yield Serving(port, proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -108,6 +109,18 @@ def sockets_of(pid: int) -> int:
     return sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
 
 
+def burst(port: int, stack: ExitStack, clients: int = 40) -> list[bytes]:
+    """`clients` connections made at once, then a request on each; the answers, each connection
+    left open (so its worker holds a socket for it)."""
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(clients)]
+    for conn in conns:
+        stack.callback(conn.close)
+        conn.connect()
+    for conn in conns:
+        conn.request("GET", "/healthz")
+    return [conn.getresponse().read() for conn in conns]
+
+
 @pytest.mark.slow
 def test_two_workers_share_the_connections_that_arrive_at_once(sqlite_store: Store) -> None:
     """On one shared socket the first worker to wake took nearly all of a burst of connections
@@ -116,18 +129,25 @@ def test_two_workers_share_the_connections_that_arrive_at_once(sqlite_store: Sto
         pids = workers(served.pid)
         assert len(pids) == 2
         before = {pid: sockets_of(pid) for pid in pids}
-        conns = [http.client.HTTPConnection("127.0.0.1", served.port, timeout=10) for _ in range(40)]
-        for conn in conns:
-            stack.callback(conn.close)
-            conn.connect()
-        for conn in conns:
-            conn.request("GET", "/healthz")
-        for conn in conns:
-            assert conn.getresponse().read() == b"ok"  # so each has been accepted by a worker
+        assert burst(served.port, stack) == [b"ok"] * 40  # so each has been accepted by a worker
         taken = sorted(sockets_of(pid) - before[pid] for pid in pids)
     assert sum(taken) == 40
     # Spread by the kernel by the clients' ports: 20 each on average, fewer than 8 once in 10^5 runs.
     assert taken[0] >= 8, taken
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("count", [1, 2])
+def test_connections_made_while_the_workers_start_wait_for_them(sqlite_store: Store, count: int) -> None:
+    """Once `portal serve` says it is running no connection is refused, though no worker is up yet
+    (each listens only when its startup is done); with two, those connections go to both."""
+    with serving(sqlite_store, workers=count, started=False) as served, ExitStack() as stack:
+        answers = burst(served.port, stack)
+        pids = workers(served.pid) if count > 1 else [served.pid]
+        taken = [sockets_of(pid) for pid in pids]
+    assert answers == [b"ok"] * 40
+    # A worker holds 3 to 5 sockets of its own; the rest are the clients' (~20 each of 40 with two).
+    assert min(taken) >= 13, taken
 
 
 @pytest.mark.slow

@@ -59,7 +59,7 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
         probe.close()
     else:
         port = config.port
-    return _bind(_tcp(family, reuse_port=shared), config.host, port)
+    return _listen(_bind(_tcp(family, reuse_port=shared), config.host, port), config)
 
 
 def same_port(first: socket.socket) -> socket.socket:
@@ -86,6 +86,15 @@ def _bind(sock: socket.socket, host: str, port: int) -> socket.socket:
     return sock
 
 
+def _listen(sock: socket.socket, config: uvicorn.Config) -> socket.socket:
+    """Listening from the start, before any worker is up (a worker calls listen() only once its
+    startup is done): connections that arrive meanwhile wait in the queue instead of being refused,
+    and with several workers the kernel spreads connections only over listening sockets, so a burst
+    of clients at start would otherwise all queue at the socket of the worker that was ready first."""
+    sock.listen(config.backlog)
+    return sock
+
+
 class Workers(Multiprocess):
     """uvicorn's supervisor, with a listening socket for each worker, all on one port (SO_REUSEPORT).
 
@@ -102,7 +111,10 @@ class Workers(Multiprocess):
 
     def __init__(self, config: uvicorn.Config, first: socket.socket) -> None:
         super().__init__(config, sockets=[first])
-        self.places = [first] + [same_port(first) for _ in range(config.workers - 1)]
+        self.places = [first] + [self._another_place() for _ in range(config.workers - 1)]
+
+    def _another_place(self) -> socket.socket:
+        return _listen(same_port(self.sockets[0]), self.config)
 
     def _start(self, place: int) -> Process:
         process = Process(self.config, [self.places[place]])
@@ -155,7 +167,7 @@ class Workers(Multiprocess):
     def handle_ttin(self) -> None:
         log.info("Received SIGTTIN, increasing the number of processes.")
         try:
-            self.places.append(same_port(self.places[0]))
+            self.places.append(self._another_place())
         except ConfigError as exc:  # the workers already there keep serving
             log.error("Cannot add a worker: %s", exc)
             return
@@ -169,16 +181,22 @@ class Workers(Multiprocess):
 
 
 def run(config: uvicorn.Config, sock: socket.socket) -> None:
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
-    log.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port)
     if config.workers > 1:
-        (Workers(config, sock) if SPREAD else Multiprocess(config, sockets=[sock])).run()
+        supervisor = Workers(config, sock) if SPREAD else Multiprocess(config, sockets=[sock])
+        _running(sock)  # every socket is listening: from now on no connection is refused
+        supervisor.run()
         return
+    _running(sock)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _running(sock: socket.socket) -> None:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
+    log.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port)
 
 
 @click.command(help="Serve the portal with uvicorn.")
