@@ -27,18 +27,22 @@ ONE_CALL = ("/my", "/my/cookies", "/my/search", "/my/logs", "/my/logs/activity")
 
 @contextmanager
 def checkouts(portal: Portal) -> Iterator[list[int]]:
-    """How many times a connection is taken from the pool: once per unit of work."""
+    """How many times a connection is taken from a pool (the page threads', or on SQLite the quick
+    reader's): once per unit of work."""
     taken = [0]
 
     def count(*_: object) -> None:
         taken[0] += 1
 
-    engine = portal.app.state.engine  # type: ignore[attr-defined]
-    event.listen(engine, "checkout", count)
+    state = portal.app.state  # type: ignore[attr-defined]
+    engines = [state.engine] + ([state.quick_reader.engine] if state.quick_reader else [])
+    for engine in engines:
+        event.listen(engine, "checkout", count)
     try:
         yield taken
     finally:
-        event.remove(engine, "checkout", count)
+        for engine in engines:
+            event.remove(engine, "checkout", count)
 
 
 def test_the_pages_that_load_their_own_session_are_the_my_data_pages() -> None:

@@ -17,7 +17,7 @@ from portal.core import migrations
 from portal.core.clock import Clock
 from portal.core.errors import ConfigError
 from portal.core.settings import Settings, load
-from portal.core.store import check_engine, make_engine, session_factory
+from portal.core.store import check_engine, make_engine, quick_reader, session_factory
 from portal.web import threads
 from portal.web.common import deferred_paths
 from portal.web.errors import http_error
@@ -37,6 +37,7 @@ def create_app(
     engine = make_engine(settings.database_url, pool_size=threads.POOL_SIZE, max_overflow=threads.POOL_SPARE)
     check_engine(engine)
     factory = session_factory(engine)
+    quick = quick_reader(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -53,6 +54,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             engine.dispose()
+            if quick is not None:
+                quick.close()
 
     app = Starlette(
         routes=routes,
@@ -61,6 +64,7 @@ def create_app(
                 PortalMiddleware,
                 settings=settings,
                 factory=factory,
+                quick=quick,
                 clock=clock,
                 deferred_paths=deferred_paths(routes),
             )
@@ -72,6 +76,7 @@ def create_app(
     app.state.clock = clock
     app.state.engine = engine
     app.state.session_factory = factory
+    app.state.quick_reader = quick
     # Demo mode is `make run`, where templates get edited while the portal serves.
     app.state.templates = make_templates(app, reload=settings.demo)
     return app

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,9 +16,10 @@ from starlette.routing import BaseRoute, Route
 from portal.accounts.sessions import Current
 from portal.core.context import Ctx
 from portal.core.links import MAILED
-from portal.core.store import run_transaction, transaction
+from portal.core.store import transaction
 from portal.web import gpc
 from portal.web.middleware import SAFE_METHODS
+from portal.web.threads import unit_of_work
 
 T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -56,9 +56,10 @@ class Refused(Exception):
 
 
 async def call(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run one service function in its own transaction, off the event loop.
+    """Run one service function in its own transaction (threads.unit_of_work).
 
-    For a page view the transaction is read-only first: one that changes nothing writes nothing.
+    For a page view the transaction is read-only first: one that changes nothing writes nothing;
+    on SQLite that attempt runs on the event loop itself while it is quick, anything else on a thread.
     On a page that loads its session itself (`loads_session`), the first call loads it, and runs
     login_required's check, in the same unit of work before `fn`.
     """
@@ -76,12 +77,10 @@ async def call(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any
                 return None
         return fn(make_ctx(request, session), *args, **kwargs)
 
-    def run() -> T | None:
-        return run_transaction(
-            request.app.state.session_factory, work, read_first=request.method in SAFE_METHODS
-        )
-
-    result = await run_in_threadpool(run)
+    app = request.app.state
+    result = await unit_of_work(
+        app.session_factory, app.quick_reader, work, read_first=request.method in SAFE_METHODS
+    )
     if refused:
         raise Refused(refused[-1])
     return cast(T, result)

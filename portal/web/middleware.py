@@ -24,9 +24,10 @@ from portal.core.clock import Clock
 from portal.core.context import Ctx
 from portal.core.crypto import same
 from portal.core.settings import Settings
-from portal.core.store import run_transaction, transaction
+from portal.core.store import QuickReader, transaction
 from portal.models import WebSession
 from portal.web import flash
+from portal.web.threads import unit_of_work
 
 log = logging.getLogger("portal.web")
 
@@ -68,12 +69,14 @@ class PortalMiddleware:
         app: ASGIApp,
         settings: Settings,
         factory: sessionmaker[Session],
+        quick: QuickReader | None,
         clock: Clock,
         deferred_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.settings = settings
         self.factory = factory
+        self.quick = quick
         self.clock = clock
         # Pages whose views load the session in their own first store call (common.loads_session).
         self.deferred_paths = deferred_paths
@@ -125,7 +128,7 @@ class PortalMiddleware:
     async def _start_session(self, scope: Scope, state: dict[str, Any]) -> None:
         load = self._session_loader(scope, state)
         # Read-only unless this request creates or expires the session or consumes a flash.
-        await run_in_threadpool(run_transaction, self.factory, load, read_first=True)
+        await unit_of_work(self.factory, self.quick, load, read_first=True)
 
     def _session_loader(self, scope: Scope, state: dict[str, Any]) -> Callable[[Session], None]:
         """Loads (or starts) the request's session in a unit of work and puts it in `state`: here, in
