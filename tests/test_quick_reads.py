@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -54,7 +54,7 @@ def where(fn: Callable[[Session], Any]) -> tuple[list[int], Callable[[Session], 
 
 
 @pytest.fixture
-def quick(sqlite_store: Store) -> Any:
+def quick(sqlite_store: Store) -> Iterator[QuickReader]:
     reader = QuickReader(sqlite_store.engine)
     yield reader
     reader.close()
@@ -137,6 +137,10 @@ def test_postgresql_reads_always_go_to_a_thread(store: Store) -> None:
     reader = quick_reader(store.engine)
     try:
         assert (reader is None) == (store.kind == "postgresql")
+        threads, fn = where(lambda s: s.execute(text("SELECT 1")).scalar_one())
+        answer, loop = run_unit(store, reader, fn)
+        assert answer == 1 and len(threads) == 1
+        assert (threads[0] != loop) == (store.kind == "postgresql")
     finally:
         if reader is not None:
             reader.close()
