@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.orm import Session
 
+from portal.core.rows import all_rows
 from portal.core.store import HandOver, QuickReader, quick_reader
 from portal.web.threads import unit_of_work
 from tests.conftest import Store
@@ -144,3 +145,18 @@ def test_postgresql_reads_always_go_to_a_thread(store: Store) -> None:
     finally:
         if reader is not None:
             reader.close()
+
+
+def test_a_long_page_read_is_interrupted_and_run_on_a_thread_in_full(
+    sqlite_store: Store, quick: QuickReader
+) -> None:
+    """A page's rows are read from the driver itself (rows.all_rows): its interruption hands the
+    unit of work over all the same, as SQLAlchemy's OperationalError."""
+    n = select(literal(1).label("i")).cte("n", recursive=True)
+    n = n.union_all(select(n.c.i + 1).where(n.c.i < 3_000_000))
+    stmt = select(func.count().label("c")).select_from(n)
+    with pytest.raises(HandOver, match="interrupted"):
+        quick.run(lambda s: all_rows(s, stmt, {}))
+    threads, fn = where(lambda s: all_rows(s, stmt, {}))
+    assert run_unit(sqlite_store, quick, fn) == ([(3_000_000,)], threads[0])
+    assert len(threads) == 2 and threads[1] != threads[0]

@@ -1,11 +1,14 @@
 """`rows.all_rows` gives exactly the rows, types and order a plain execute gives, on both stores
-(SQLite reads them as one JSON value), including ties broken by a second key and NULL columns."""
+(SQLite reads them as one JSON value, both read from the driver itself), including ties broken by
+a second key, NULL columns and bound parameters."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import null, select, text
+import pytest
+from sqlalchemy import bindparam, null, select, text
+from sqlalchemy.exc import StatementError
 
 from portal.core.rows import all_rows
 from portal.models import metadata
@@ -67,3 +70,30 @@ def test_moments_read_exactly_as_sqlalchemy_reads_them(store: Store) -> None:
     assert all(at.utcoffset() == timedelta(0) for _, at in packed)
     if store.kind == "sqlite":
         assert datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC) in [at for _, at in packed]
+
+
+def test_parameters_are_bound_as_sqlalchemy_binds_them(store: Store) -> None:
+    """A moment compared as the store keeps it, the statement's own LIMIT, and a clear error for a
+    parameter nobody gave (SQLite's rows are read from the driver, with the statement's binds)."""
+    me = f.subject(store)
+    source = f.source(store)
+    newest = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    f.log_records(store, me, 20, source_id=source, newest=newest, step=timedelta(hours=1))
+    since = bindparam("since", type_=LOG.at.type)
+    stmt = (
+        select(LOG.id, LOG.at)
+        .where(LOG.subject_id == bindparam("me"), LOG.at >= since)
+        .order_by(LOG.at.desc(), LOG.id.desc())
+        .limit(4)
+    )
+    # The same instant written in another zone: bound as UTC, as SQLAlchemy binds it.
+    params = {"me": me, "since": (newest - timedelta(hours=5)).astimezone(timezone(timedelta(hours=-7)))}
+    with store.ctx() as ctx:
+        plain = [tuple(r) for r in ctx.session.execute(stmt, params)]
+        packed = all_rows(ctx.session, stmt, params)
+        assert packed == plain and len(packed) == 4
+        assert [at for _, at in all_rows(ctx.session, stmt.limit(10), params)][-1] == newest - timedelta(
+            hours=5
+        )
+        with pytest.raises((KeyError, StatementError), match="since"):
+            all_rows(ctx.session, stmt, {"me": me})
