@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, null, select, text
+from sqlalchemy import bindparam, insert, null, select, text
 from sqlalchemy.exc import StatementError
 
 from portal.core.rows import all_rows
+from portal.core.store import WriteNeeded, transaction
 from portal.models import metadata
 from tests import sitedata_factory as f
 from tests.conftest import Store
@@ -97,3 +98,17 @@ def test_parameters_are_bound_as_sqlalchemy_binds_them(store: Store) -> None:
         )
         with pytest.raises((KeyError, StatementError), match="since"):
             all_rows(ctx.session, stmt, {"me": me})
+
+
+def test_a_read_that_would_write_is_stopped_before_it_reaches_the_store(store: Store) -> None:
+    """The rows come from the driver itself, but the read-only guard still sees the statement: a
+    page view's read-only attempt never writes, even through a data-modifying WITH."""
+    cookie = metadata.tables["unclassified_cookie"]
+    now = store.clock.now()
+    planted = insert(cookie).values(name="planted", seen=1, first_seen=now, last_seen=now)
+    written = planted.returning(cookie.c.name).cte("written")
+    stmt = select(written.c.name).order_by(written.c.name)
+    with pytest.raises(WriteNeeded), transaction(store.factory, read_only=True) as session:
+        all_rows(session, stmt, {})
+    with store.ctx() as ctx:
+        assert ctx.session.execute(select(cookie.c.name)).all() == []

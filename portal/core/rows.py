@@ -12,8 +12,9 @@ The statement (on SQLite the wrapped one) is compiled once and run on the driver
 session's transaction: run through the session, SQLAlchemy's execution context, result and row
 objects cost more than the store took to answer (the log records' first page: 0.47 against 0.22
 ms on SQLite, about 1.4 against 0.9 on PostgreSQL, whose driver already receives a result whole
-and builds its rows in C). Parameters are bound and columns converted as SQLAlchemy does it, and a
-driver error is raised as SQLAlchemy would raise it.
+and builds its rows in C). Parameters are bound and columns converted as SQLAlchemy does it, the
+engine's statement listeners (the read-only guard of page views) see the statement, and a driver
+error is raised as SQLAlchemy would raise it.
 
 For a few small hot reads only (a page's rows): JSON has no BLOB, the whole result is one string,
 and the statement takes no IN-list (expanding) parameters.
@@ -42,13 +43,20 @@ def all_rows(session: Session, stmt: Select[Any], params: Mapping[str, Any]) -> 
     dialect = session.get_bind().dialect
     plan = _plan(stmt, dialect)
     values = plan.values(params)
-    driver: Any = session.connection().connection.driver_connection  # the transaction's connection
+    conn = session.connection()
+    driver: Any = conn.connection.driver_connection  # the transaction's connection
+    cursor = driver.cursor()
+    sql = plan.sql
+    # Listeners see the read as any other statement, as SQLAlchemy calls them: the read-only guard
+    # (store.py), statement tracers.
+    for listener in conn.dispatch.before_cursor_execute:
+        sql, values = listener(conn, cursor, sql, values, None, False)
     try:
-        found = driver.execute(plan.sql, values)
+        found = cursor.execute(sql, values)
         rows = json.loads(found.fetchone()[0]) if plan.packed else found.fetchall()
     except dialect.loaded_dbapi.Error as exc:
         # As SQLAlchemy would raise it: callers tell an interrupted or locked read by its class.
-        raise DBAPIError.instance(plan.sql, values, exc, dialect.loaded_dbapi.Error) from exc
+        raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error) from exc
     if not plan.convert and not plan.packed:
         return rows  # type: ignore[no-any-return]  # the driver's tuples, as they are
     rows = rows if plan.packed else list(map(list, rows))
@@ -84,7 +92,7 @@ class _Plan(NamedTuple):
     def values(self, params: Mapping[str, Any]) -> Any:
         """The parameters as the driver takes them: the caller's values, else the statement's own."""
         if self.positional:
-            return [_value(params, bind) for bind in self.binds]
+            return tuple([_value(params, bind) for bind in self.binds])
         return {bind.name: _value(params, bind) for bind in self.binds}
 
 
