@@ -97,13 +97,9 @@ async def measure(app: Any, args: argparse.Namespace) -> dict[str, tuple[float, 
 
     quick = app.state.quick_reader  # SQLite: a page view's reads run on its own connection
     for engine in (app.state.engine, *([quick.engine] if quick else [])):
+        # rows.all_rows calls these listeners too, though it runs its statement on the driver.
+        event.listen(engine, "before_cursor_execute", count)
         event.listen(engine.pool, "checkout", checkout)
-        if engine.dialect.name == "sqlite":
-            # Every statement the connection runs, those sent to the driver directly (rows.all_rows) too.
-            event.listen(engine.pool, "checkout", lambda dbapi_conn, *_: dbapi_conn.set_trace_callback(
-                lambda sql: count(None, None, sql)))
-        else:
-            event.listen(engine, "before_cursor_execute", count)
     inside = {"seconds": 0.0, "render": 0.0}
 
     async def timed(scope: Any, receive: Any, send: Any) -> None:
