@@ -134,6 +134,17 @@ def test_search_preferences_show_term_source_and_times(portal: Portal) -> None:
     assert "bobs secret term" not in text
 
 
+def test_markup_in_a_search_term_reaches_the_page_as_text(portal: Portal) -> None:
+    """The terms' table is written with autoescape off, each value escaped by hand (my/_macros.html,
+    for speed): a term someone typed into the site's search box stays text, in its cell and in the
+    delete link's label."""
+    ann, me, _ = _two_people(portal)
+    f.preference(portal.store, me, '<img src=x onerror=alert(1)> & "q"')
+    text = ann.get("/my/search").text
+    assert "<img src=x" not in text
+    assert text.count("&lt;img src=x onerror=alert(1)&gt; &amp; &#34;q&#34;") == 2  # the cell and the link
+
+
 def test_delete_one_cookie_then_all_with_confirmation_and_audit(portal: Portal) -> None:
     ann, me, other = _two_people(portal)
     ids = [int(i) for i in re.findall(r'href="/my/cookies/(\d+)/delete"', ann.get("/my/cookies").text)]

@@ -14,20 +14,28 @@ from sqlmodel import col
 from portal import audit
 from portal.core.context import Ctx
 from portal.core.errors import NotFound, ValidationError
+from portal.core.rows import all_rows
 from portal.models import CatalogCookie, UnclassifiedCookie, metadata
 from portal.subjects.cookies import DECODERS, PURPOSES, CookieCatalog, default_catalog
 from portal.subjects.cookies import CatalogCookie as Entry
 
 
-def _entry(row: Any) -> Entry:
-    """`row`: a CatalogCookie, or a row of its columns."""
+def _entry(
+    name: str,
+    purposes: str,
+    description: str,
+    lifetime_days: int | None,
+    identifies_browser: bool,
+    decoder: str | None,
+) -> Entry:
+    """An entry from the columns _ENTRIES selects, in its order."""
     return Entry(
-        name=row.name,
-        purposes=tuple(row.purposes.split(",")),  # type: ignore[arg-type]
-        description=row.description,
-        lifetime_days=row.lifetime_days,
-        identifies_browser=row.identifies_browser,
-        decoder=row.decoder,
+        name=name,
+        purposes=tuple(purposes.split(",")),  # type: ignore[arg-type]
+        description=description,
+        lifetime_days=lifetime_days,
+        identifies_browser=identifies_browser,
+        decoder=decoder,
     )
 
 
@@ -52,25 +60,30 @@ def ensure_defaults(ctx: Ctx) -> None:
 
 
 _TABLE = metadata.tables["cookie_catalog"]
-_ENTRIES = select(_TABLE).order_by(_TABLE.c.name)  # built once: pages with cookies read it per view
+# Built once, and read through rows.all_rows: the cookie pages and the overview read the catalog on
+# every view (measured alone: 17 µs a read, against 47-66 through the session).
+_C = _TABLE.c
+_ENTRIES = select(
+    _C.name, _C.purposes, _C.description, _C.lifetime_days, _C.identifies_browser, _C.decoder
+).order_by(_C.name)
 
 
 def load(ctx: Ctx) -> CookieCatalog:
     """The catalog as ingest and the pages use it (seeding it first if needed)."""
-    rows = ctx.session.execute(_ENTRIES).all()
+    rows = all_rows(ctx.session, _ENTRIES, {})
     if not rows:
         ensure_defaults(ctx)
-        rows = ctx.session.execute(_ENTRIES).all()
-    return CookieCatalog(tuple(_entry(r) for r in rows))
+        rows = all_rows(ctx.session, _ENTRIES, {})
+    return CookieCatalog(tuple(_entry(*r) for r in rows))
 
 
 def current(ctx: Ctx) -> CookieCatalog:
     """The catalog as it stands, without seeding it (the defaults when empty): for services whose
     one audit entry must be the only change they make."""
-    rows = ctx.session.scalars(select(CatalogCookie).order_by(CatalogCookie.name)).all()
+    rows = ctx.session.execute(_ENTRIES).all()  # through the session: it sees changes not yet flushed
     if not rows:
         return default_catalog(ctx.settings.id_cookie, ctx.settings.pref_cookie)
-    return CookieCatalog(tuple(_entry(r) for r in rows))
+    return CookieCatalog(tuple(_entry(*r) for r in rows))
 
 
 def entries(ctx: Ctx) -> list[CatalogCookie]:
