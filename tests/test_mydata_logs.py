@@ -118,6 +118,23 @@ def test_filters_by_text_and_date_range(portal: Portal) -> None:
     assert "No record matches" in ann.get("/my/logs?q=%25").text
 
 
+def test_the_filter_form_keeps_each_readers_own_values(portal: Portal) -> None:
+    """Without a filter the form is written once and kept (templating.kept): what one person filtered
+    by, and an error they made, must never reach anyone's blank form, and theirs shows their values."""
+    ann, _ = _me(portal)
+    bob, _ = _me(portal, "bob@example.com")
+    blank = bob.get("/my/logs").text
+    assert 'value="ann-secret-text"' not in blank and "Clear filters" not in blank
+    mine = ann.get("/my/logs?q=ann-secret-text&from=2026-01-02").text
+    assert 'value="ann-secret-text"' in mine and 'value="2026-01-02"' in mine and "Clear filters" in mine
+    assert "Enter a date like" in ann.get("/my/logs?to=31/12/2024").text
+    for reader in (bob, ann):
+        page = reader.get("/my/logs").text
+        assert "ann-secret-text" not in page and "2026-01-02" not in page
+        assert "Enter a date like" not in page and "Clear filters" not in page
+        assert '<input id="q" name="q" type="search" value=""' in page
+
+
 def test_a_text_filter_shows_what_it_matched(portal: Portal) -> None:
     """The table shows the referrer's site only: a match in the rest of its address is shown under it."""
     ann, me = _me(portal)

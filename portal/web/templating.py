@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, cast
@@ -54,21 +54,33 @@ def make_templates(app: Starlette, *, reload: bool = False) -> Jinja2Blocks:
     # Numbers agree with nouns ({{ n | count("search term") }}) and actions read as words, never codes.
     templates.env.filters["count"] = count
     templates.env.globals["action_words"] = action_words
-    templates.env.globals["subnav"] = _subnavs(templates.env, cached=not reload)
+    kept = _kept(templates.env, cached=not reload)
+    templates.env.globals["kept"] = kept
+    templates.env.globals["subnav"] = _subnavs(kept)
     return templates
 
 
-def _subnavs(env: Environment, *, cached: bool) -> Callable[..., Markup]:
-    """A section's navigation (the `subnav` macro of _subnav.html), written once per page it marks:
-    it is the same for everyone on that page, and writing it cost every My data page a tenth of
-    its rendering. Not cached while templates reload, so an edited macro shows at once."""
+def _kept(env: Environment, *, cached: bool) -> Callable[..., Markup]:
+    """`kept(template, macro, *args)`: what a macro of `template` writes for `args` (hashable), written
+    once and kept. For parts of a page that are the same for everyone who sees them, never for
+    anything personal: a section's navigation (a tenth of every My data page's rendering), the log
+    page's filter form while no filter is set (a third of that page's rendering besides its rows).
+    Not kept while templates reload, so an edited macro shows at once."""
 
-    def subnav(sections: tuple[tuple[str, str], ...], label: str, here: str) -> Markup:
-        macro = env.get_template("_subnav.html").module.subnav  # type: ignore[attr-defined]
-        return cast(Markup, macro(sections, label, here))  # a macro of an autoescaping env: Markup
+    def kept(template: str, name: str, *args: Hashable) -> Markup:
+        return cast(Markup, getattr(env.get_template(template).module, name)(*args))  # an autoescaping env's
 
     # Pages with ids in their paths (a request's page) are many: the cache keeps the recent ones.
-    return functools.lru_cache(maxsize=256)(subnav) if cached else subnav
+    return functools.lru_cache(maxsize=256)(kept) if cached else kept
+
+
+def _subnavs(kept: Callable[..., Markup]) -> Callable[..., Markup]:
+    """A section's navigation (the `subnav` macro of _subnav.html), written once per page it marks."""
+
+    def subnav(sections: tuple[tuple[str, str], ...], label: str, here: str) -> Markup:
+        return kept("_subnav.html", "subnav", sections, label, here)
+
+    return subnav
 
 
 def _url_paths(app: Starlette) -> Callable[..., str]:
