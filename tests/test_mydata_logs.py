@@ -8,6 +8,7 @@ import html
 import re
 from datetime import datetime, timedelta
 
+from portal.subjects import logbrowse
 from tests import sitedata_factory as f
 from tests.conftest import Client, Portal
 
@@ -56,6 +57,21 @@ def test_pages_walk_every_record_once_newest_first_with_and_without_htmx(portal:
         assert seen == sorted(seen, key=lambda p: int(p.split("/")[2]) // 3)
         assert seen == expected_order
         assert not any("/bob/" in p for p in seen)
+
+
+def test_the_first_page_holds_the_newest_records_and_each_next_page_more(portal: Portal) -> None:
+    ann, me = _me(portal)
+    f.log_records(portal.store, me, 80, source_id=f.source(portal.store), path="/ann/{i}")
+    first = ann.get("/my/logs").text
+    # Newest first: the factory writes record i older than record i - 1.
+    assert ROW_PATH.findall(first) == [f"/ann/{i}" for i in range(logbrowse.FIRST_PAGE)]
+    url = _next(first)
+    assert url
+    for htmx in (False, True):
+        second = ann.get(url, headers={"HX-Request": "true"} if htmx else {}).text
+        shown = ROW_PATH.findall(second)
+        assert shown == [f"/ann/{i}" for i in range(logbrowse.FIRST_PAGE, 80)][: logbrowse.PAGE_SIZE]
+        assert _next(second) is not None and "These are the oldest records." not in second
 
 
 def test_first_page_shows_the_fields_in_my_time_zone(portal: Portal) -> None:

@@ -20,6 +20,9 @@ from portal.core.rows import all_rows
 from portal.models import MAX_BIGINT, metadata
 from portal.subjects.useragents import describe_user_agent
 
+# The first page is what every visit to the log page costs, and what a person reads before they
+# filter: five screens on a phone. "Load more" is asked for by someone who wants more, and gets more.
+FIRST_PAGE = 25
 PAGE_SIZE = 50
 CHART_DAYS = 30
 MAX_CHART_DAYS = 366
@@ -195,8 +198,13 @@ def _page_statement(has_lo: bool, has_hi: bool, has_text: bool, paged: bool, lim
     )  # fmt: skip
 
 
-def page(ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit: int = PAGE_SIZE) -> LogPage:
-    """One page of the subject's records, newest first, strictly older than `after`."""
+def page(
+    ctx: Ctx, subject_id: int, filt: LogFilter, after: Cursor | None, limit: int | None = None
+) -> LogPage:
+    """One page of the subject's records, newest first, strictly older than `after`: FIRST_PAGE
+    records without `after`, PAGE_SIZE with it, unless `limit` says otherwise."""
+    if limit is None:
+        limit = FIRST_PAGE if after is None else PAGE_SIZE
     params = _params(subject_id, filt)
     stmt = _page_statement(params["lo"] is not None, params["hi"] is not None, "pattern" in params,
                            after is not None, limit)  # fmt: skip

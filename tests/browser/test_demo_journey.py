@@ -32,9 +32,9 @@ def test_demo_user_journey(page, live_server: LiveServer, tmp_path: Path) -> Non
 
     page.get_by_role("link", name="Log records", exact=True).click()
     rows = page.locator("#log-rows tr")
-    expect(rows).to_have_count(50)
+    expect(rows).to_have_count(25)
     page.get_by_role("link", name="Load more").click()
-    expect(rows).to_have_count(100)
+    expect(rows).to_have_count(75)
     shot(page, "journey-2-logs")
 
     page.get_by_role("link", name="Search preferences").click()
