@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from portal.subjects import identity
+from portal.subjects import catalog, identity
 from tests import sitedata_factory as f
 from tests.conftest import Client, Portal
 
@@ -82,6 +82,30 @@ def test_cookies_show_purpose_decoded_value_masked_id_browser_and_this_browser(p
     assert "bob-" not in text
     ann.cookies.clear()
     assert "This is the browser you are using now" not in ann.get("/my/cookies").text
+
+
+def test_each_cookie_shows_its_own_catalog_entry_and_an_edit_shows_at_once(portal: Portal) -> None:
+    ann, me, _ = _two_people(portal)
+    f.cookie(portal.store, me, "theme", "dark-mode-please")  # a cookie the catalog does not know
+    text = ann.get("/my/cookies").text
+    assert "tailor content" in text and "Identifies your browser" in text
+    assert "Not in the site&#39;s cookie catalog." in text  # (autoescaped)
+    assert "dark…" in text and "dark-mode-please" not in text  # unknown: masked, as an identifier might be
+    form = catalog.CookieForm("theme", ("essential",), "Remembers the colours you chose.", "30", False, "")
+    with portal.store.ctx() as ctx:
+        catalog.save(ctx, form)
+    text = ann.get("/my/cookies").text
+    assert "Remembers the colours you chose." in text and "dark-mode-please" in text
+    assert "Not in the site" not in text
+
+
+def test_a_store_without_a_catalog_gets_the_sites_defaults_on_the_cookie_page(portal: Portal) -> None:
+    ann, _, _ = _two_people(portal)
+    with portal.store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM cookie_catalog")
+    text = ann.get("/my/cookies").text
+    assert "tailor content" in text and "Not in the site" not in text
+    assert _audits(portal, "catalog.seed") >= 1
 
 
 def test_a_logged_in_browser_claims_its_anonymous_cookies(portal: Portal) -> None:
