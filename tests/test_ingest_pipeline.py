@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from portal.accounts import accounts, mailrequests, passwords
+from portal.core.priority import BACKGROUND_NICENESS
 from portal.ingest.pipeline import Ingest, IngestError
 from portal.subjects import catalog, consent, identity
 from tests import logfactory as lf
@@ -247,6 +248,29 @@ def test_cli_exit_status_says_whether_lines_were_rejected(store: Store, tmp_path
     assert ok.returncode == 0 and "1 stored" in ok.stdout
     bad = run(dirty)
     assert bad.returncode == 1 and "1 malformed" in bad.stdout and "quarantine" in bad.stderr
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])  # field 19
+
+
+def test_the_command_runs_below_the_web_workers_cpu_priority(store: Store) -> None:
+    """An import must not take the CPU from the people using the portal: it lowers its own priority
+    (it waits here on an open stdin, where its priority is read), unless told not to."""
+    own = os.nice(0)
+    for flags, expected in (([], min(19, own + BACKGROUND_NICENESS)), (["--niceness", "3"], min(19, own + 3))):
+        cmd = [sys.executable, "-m", "portal", "ingest", *flags, "-"]
+        proc = subprocess.Popen(cmd, env=_env(store), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline, seen = time.monotonic() + 60, own
+            while time.monotonic() < deadline and seen != expected:
+                time.sleep(0.05)
+                seen = _niceness(proc.pid)
+            assert seen == expected
+        finally:
+            line = lf.line(path=f"/nice/{expected}", at=lf.T0 + lf.minutes(expected))
+            out, err = proc.communicate(input=(line + "\n").encode(), timeout=120)
+        assert proc.returncode == 0 and "1 stored" in out.decode(), err.decode()
 
 
 # -- linking ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import time
 import click
 
 from portal.cli.common import friendly_errors, open_store
+from portal.core.priority import BACKGROUND_NICENESS, run_below_web
 from portal.ingest.batches import BATCH_LINES
 from portal.ingest.formats import FORMATS, Format
 
@@ -50,10 +51,22 @@ class _Progress:
     type=click.IntRange(1, 100_000),
     help="Lines per transaction (each commit also records how far the file was read).",
 )
+@click.option(
+    "--niceness",
+    default=BACKGROUND_NICENESS,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="How far below the web workers' CPU priority to run (nice); 0 runs at the same priority.",
+)
 @friendly_errors
-def ingest(paths: tuple[str, ...], fmt: Format | None, site: str, strict: bool, batch_lines: int) -> None:
+def ingest(
+    paths: tuple[str, ...], fmt: Format | None, site: str, strict: bool, batch_lines: int, niceness: int
+) -> None:
     from portal.ingest.pipeline import Ingest
 
+    # An import keeps a core busy for as long as it reads; the people using the portal meanwhile
+    # should not wait for it.
+    run_below_web(niceness)
     settings, engine, factory = open_store()
     total = None
     if all(p != "-" and not p.endswith(".gz") for p in paths):

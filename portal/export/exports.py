@@ -1,4 +1,4 @@
-""""Download my data" (GDPR Art. 15 and 20): start an export, build its zip, hand it out once.
+""" "Download my data" (GDPR Art. 15 and 20): start an export, build its zip, hand it out once.
 
 The flow: `start` (password re-entered within 15 minutes) records the export and its single-use
 link in one write transaction; `build` reads everything in a read-only snapshot (no write lock
@@ -9,7 +9,6 @@ to the owner only, within 24 hours. Every creation and every download is audited
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from portal.accounts.sessions import Current
 from portal.core.context import Ctx
 from portal.core.crypto import keyed_hash, random_token, sha256_hex
 from portal.core.errors import PortalError
+from portal.core.priority import run_below_web
 from portal.core.settings import Settings
 from portal.core.store import make_engine, read_snapshot
 from portal.export.archive import Archive, ArchiveWriter
@@ -152,10 +152,6 @@ def build(engine: Engine, settings: Settings, now: datetime, export_id: int) -> 
     return archive
 
 
-# How much lower than the web workers a separate build process runs (see build_apart).
-BUILD_NICENESS = 10
-
-
 def build_apart(settings: Settings, now: datetime, export_id: int) -> None:
     """`build`, as the whole of a process of its own (`portal serve` starts one per export).
 
@@ -163,8 +159,7 @@ def build_apart(settings: Settings, now: datetime, export_id: int) -> None:
     a web worker it would hold that worker's GIL and every page it serves would wait; at a lower
     CPU priority in its own process it takes what the pages leave.
     """
-    with contextlib.suppress(OSError):
-        os.nice(BUILD_NICENESS)
+    run_below_web()
     engine = make_engine(settings.database_url)
     try:
         build(engine, settings, now, export_id)
@@ -185,7 +180,9 @@ def claim(ctx: Ctx, subject_id: int, token: str) -> Claim:
     if row.subject_id != subject_id:
         # Recorded against the owner whose link it is; the actor says who tried.
         audit.record(
-            ctx, "export.download_refused", subject_id=row.subject_id,
+            ctx,
+            "export.download_refused",
+            subject_id=row.subject_id,
             details={"reason": "not_owner", "export": row.id},
         )
         return Claim("missing")
