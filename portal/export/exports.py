@@ -1,4 +1,4 @@
-""" "Download my data" (GDPR Art. 15 and 20): start an export, build its zip, hand it out once.
+""""Download my data" (GDPR Art. 15 and 20): start an export, build its zip, hand it out once.
 
 The flow: `start` (password re-entered within 15 minutes) records the export and its single-use
 link in one write transaction; `build` reads everything in a read-only snapshot (no write lock
@@ -180,9 +180,7 @@ def claim(ctx: Ctx, subject_id: int, token: str) -> Claim:
     if row.subject_id != subject_id:
         # Recorded against the owner whose link it is; the actor says who tried.
         audit.record(
-            ctx,
-            "export.download_refused",
-            subject_id=row.subject_id,
+            ctx, "export.download_refused", subject_id=row.subject_id,
             details={"reason": "not_owner", "export": row.id},
         )
         return Claim("missing")
