@@ -250,13 +250,9 @@ def test_cli_exit_status_says_whether_lines_were_rejected(store: Store, tmp_path
     assert bad.returncode == 1 and "1 malformed" in bad.stdout and "quarantine" in bad.stderr
 
 
-def _niceness(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])  # field 19
-
-
 def test_the_command_runs_below_the_web_workers_cpu_priority(store: Store) -> None:
     """An import must not take the CPU from the people using the portal: it lowers its own priority
-    (it waits here on an open stdin, where its priority is read), unless told not to."""
+    (it waits here on an open stdin while its priority is read), unless told not to."""
     own = os.nice(0)
     for flags, expected in (([], min(19, own + BACKGROUND_NICENESS)), (["--niceness", "3"], min(19, own + 3))):
         cmd = [sys.executable, "-m", "portal", "ingest", *flags, "-"]
@@ -265,7 +261,7 @@ def test_the_command_runs_below_the_web_workers_cpu_priority(store: Store) -> No
             deadline, seen = time.monotonic() + 60, own
             while time.monotonic() < deadline and seen != expected:
                 time.sleep(0.05)
-                seen = _niceness(proc.pid)
+                seen = os.getpriority(os.PRIO_PROCESS, proc.pid)
             assert seen == expected
         finally:
             line = lf.line(path=f"/nice/{expected}", at=lf.T0 + lf.minutes(expected))

@@ -245,16 +245,18 @@ def identifiers(
     """The subject's cookie values and its other ids (site user ids), newest first, in one statement:
     the cookie page lists both, so its rows add up to the overview's count of the category."""
     found = all_rows(ctx.session, _IDENTIFIED_BY, {"subject_id": subject_id})
-    rows = [_IdentifierRow._make(r[:_WIDTH]) for r in found]
-    entries = [catalog.entry(*r[_WIDTH:]) if r[_WIDTH] is not None else None for r in found]
-    cookie_rows = [(row, entry) for row, entry in zip(rows, entries, strict=True) if row.kind == "cookie"]
+    rows = [
+        (_IdentifierRow._make(r[:_WIDTH]), catalog.entry(*r[_WIDTH:]) if r[_WIDTH] is not None else None)
+        for r in found
+    ]
+    cookie_rows = [(row, entry) for row, entry in rows if row.kind == "cookie"]
     if any(entry is None for _, entry in cookie_rows):
         # A cookie the catalog does not describe, or no catalog yet: load() seeds the site's defaults
         # when it is empty, as every reader of the catalog does.
         known = catalog.load(ctx)
         cookie_rows = [(row, entry or known.get(row.name)) for row, entry in cookie_rows]
     views = [_cookie_view(row, entry, presented, ctx) for row, entry in cookie_rows]
-    return views, [_site_id_view(r) for r in rows if r.kind != "cookie"]
+    return views, [_site_id_view(row) for row, _ in rows if row.kind != "cookie"]
 
 
 def cookies(ctx: Ctx, subject_id: int, presented: Mapping[str, str]) -> list[CookieView]:
