@@ -27,6 +27,7 @@ from portal.core.context import Ctx
 from portal.core.settings import Settings, load
 from portal.core.store import make_engine, session_factory, transaction
 from portal.models import metadata
+from portal.subjects import tally
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -130,8 +131,17 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         _empty_all_tables(engine)
     try:
         yield Store(settings, engine, session_factory(engine), FrozenClock())
+        _tallies_are_right(engine)
     finally:
         engine.dispose()
+
+
+def _tallies_are_right(engine: Engine) -> None:
+    """Each subject's tally of log records matches its records after every store test: a writer of
+    log records that forgets the tally (portal/subjects/tally.py) fails whichever test drives it."""
+    with engine.connect() as conn:
+        wrong = tally.mismatches(conn)
+    assert not wrong, f"(subject, tally, records) left wrong by this test: {wrong[:5]}"
 
 
 @pytest.fixture
@@ -163,8 +173,11 @@ def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
         }
     )
     engine = make_engine(settings.database_url)
-    yield Store(settings, engine, session_factory(engine), FrozenClock())
-    engine.dispose()
+    try:
+        yield Store(settings, engine, session_factory(engine), FrozenClock())
+        _tallies_are_right(engine)
+    finally:
+        engine.dispose()
 
 
 # -- the web app ---------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from sqlalchemy import insert, text
 from portal.models import (
     Identifier,
     IngestSource,
-    LogRecord,
     PromoEmail,
     SearchPreference,
     SiteAccount,
@@ -21,6 +20,7 @@ from portal.models import (
 )
 from portal.models.sitedata import log_record_id
 from portal.subjects import consent
+from tests import sitedata_factory as f
 from tests.conftest import Client, Portal, Store
 
 SHARED_IP = "198.51.100.23"
@@ -75,7 +75,7 @@ def seed(store: Store, subject_id: int, marker: str, *, logs: int = 25, formulas
             "site_user_id": f"{marker}-user", "email_hash": f"{marker}-eh", "adult_verified": True,
             "subject_id": subject_id, "created_at": now - timedelta(days=9), "updated_at": now,
         })
-        conn.execute(insert(LogRecord.__table__), [  # type: ignore[attr-defined]
+        f.insert_records(conn, [
             {"id": log_record_id(source, line0 + i), "source_id": source, "line_no": line0 + i, "subject_id": subject_id,
              "at": now - timedelta(minutes=i), "ip": SHARED_IP, "method": "GET",
              "path": f"/{marker}/page/{i}?q=<b>&x=\"1\"", "protocol": "HTTP/1.1", "status": 200,

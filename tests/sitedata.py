@@ -11,13 +11,13 @@ from portal.models import (
     Identifier,
     IngestRun,
     IngestSource,
-    LogRecord,
     QuarantinedLine,
     SearchPreference,
     Subject,
     UnclassifiedCookie,
 )
 from portal.models.sitedata import log_record_id
+from tests import sitedata_factory as f
 from tests.conftest import Store
 
 
@@ -40,11 +40,13 @@ def source(store: Store, path: str = "/var/log/site/access.log") -> int:
 
 
 def log_record(store: Store, source_id: int, line_no: int, at: datetime, ip: str, subject_id: int | None) -> int:
-    return _insert(
-        store, LogRecord, id=log_record_id(source_id, line_no), source_id=source_id, line_no=line_no,
-        subject_id=subject_id, at=at, ip=ip,
-        method="GET", path="/", protocol="HTTP/1.1", status=200, site="",
-    )  # fmt: skip
+    with store.engine.begin() as conn:
+        f.insert_records(conn, [dict(
+            id=log_record_id(source_id, line_no), source_id=source_id, line_no=line_no,
+            subject_id=subject_id, at=at, ip=ip, method="GET", path="/", protocol="HTTP/1.1", status=200,
+            bytes=None, referrer=None, referrer_domain=None, user_agent=None, site="", cookies=None,
+        )])  # fmt: skip
+    return log_record_id(source_id, line_no)
 
 
 def run(store: Store, **values: Any) -> int:

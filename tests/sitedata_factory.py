@@ -6,6 +6,7 @@ browser" and "the browser you are using now") works on them exactly as on ingest
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import insert, select
 
 from portal.models import Account, Identifier, IngestSource, LogRecord, SearchPreference
 from portal.models.sitedata import log_record_id
-from portal.subjects import identity
+from portal.subjects import identity, tally
 from tests.conftest import Store
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
@@ -83,6 +84,13 @@ def source(store: Store, path: str = "/var/log/site/access.log") -> int:
 _LINE = {"n": 0}
 
 
+def insert_records(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Log records as ingest would store them, their subjects' tallies included."""
+    for start in range(0, len(rows), 5000):
+        conn.execute(insert(LogRecord.__table__), rows[start : start + 5000])  # type: ignore[attr-defined]
+    tally.add(conn, Counter(row["subject_id"] for row in rows))
+
+
 def log_records(
     store: Store,
     subject_id: int | None,
@@ -114,5 +122,4 @@ def log_records(
             }
         )  # fmt: skip
     with store.engine.begin() as conn:
-        for start in range(0, len(rows), 5000):
-            conn.execute(insert(LogRecord.__table__), rows[start : start + 5000])  # type: ignore[attr-defined]
+        insert_records(conn, rows)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import LargeBinary, String, Text, insert, select, text
+from sqlalchemy import LargeBinary, String, Text, select, text
 
 from portal.models import Identifier, LogRecord, metadata
 from portal.models.sitedata import log_record_id
@@ -59,7 +59,7 @@ def _person(portal: Portal, email: str, site_id: str, ip: str, *, legacy: bool =
         for n, (path, ref) in enumerate(lines * 3, 1)
     ]  # fmt: skip
     with store.engine.begin() as conn:
-        conn.execute(insert(LogRecord.__table__), rows)  # type: ignore[attr-defined]
+        f.insert_records(conn, rows)
     return client, subject
 
 

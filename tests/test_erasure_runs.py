@@ -158,6 +158,8 @@ def test_put_on_hold_mid_run_it_stops_and_goes_on_when_resumed(cli_env: Store) -
         )
         page = client.get(f"/my/requests/{request_id}").text
         assert "Erasing your data" in page and "Paused while the request is “On hold”" in page
+        # "My data" counts what is left, not what there was (each batch takes its records off the tally).
+        assert f"{left:,} log records</a>" in client.get("/my").text
     with store.ctx(actor="account:9") as ctx:
         actions.resume(ctx, request_id)
     settings = replace(store.settings, erasure_batch=500)

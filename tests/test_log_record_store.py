@@ -1,5 +1,6 @@
 """log_record after migration 0004, on both stores: no foreign keys (`portal db check` counts
-orphans instead), a partial subject index every read by subject still uses, BRIN on time (PostgreSQL)."""
+orphans and checks the tallies of records instead), a partial subject index every read by subject
+still uses, BRIN on time (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import event, inspect, text
 from portal.cli import main as cli
 from portal.ingest import integrity
 from portal.models.sitedata import log_record_id
-from portal.subjects import logbrowse, registry
+from portal.subjects import holdings, logbrowse, registry, tally
 from tests import sitedata_factory as f
 from tests.conftest import Store
 
@@ -88,6 +89,39 @@ def test_orphans_are_counted_and_fail_db_check(cli_env: Store) -> None:
         bad.exit_code != 0
         and "2 log_record rows name a missing subject, 1 a missing ingest_source" in bad.stderr
     )
+
+
+def test_a_wrong_tally_fails_db_check_and_recount_sets_it_from_the_records(cli_env: Store) -> None:
+    """The overview's count of log records is each subject's tally; a hand edit that bypasses it is
+    caught by `portal db check` and mended by `portal db recount`."""
+    store = cli_env
+    src = f.source(store)
+    who, other = f.subject(store), f.subject(store)
+    f.log_records(store, who, 3, source_id=src)
+    f.log_records(store, other, 2, source_id=src)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "check"]).exit_code == 0
+
+    _orphan(store, source_id=src, subject_id=who, line_no=20_001)  # bare SQL: no tally
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE subject SET log_records = 7 WHERE id = :s"), {"s": other})
+        assert tally.mismatches(conn) == [(who, 3, 4), (other, 7, 2)]
+    bad = runner.invoke(cli, ["db", "check"])
+    assert bad.exit_code != 0
+    assert bad.stderr.strip() == (
+        f"error: 2 subjects' tallies of log records are wrong (subject {who}: 3 counted, 4 held, "
+        f"subject {other}: 7 counted, 2 held); `portal db recount` sets them from the records"
+    )
+
+    mended = runner.invoke(cli, ["db", "recount"])
+    assert (
+        mended.exit_code == 0
+        and mended.stdout.strip() == "2 subjects' tallies of log records set from their records"
+    )
+    assert runner.invoke(cli, ["db", "check"]).exit_code == 0
+    with store.ctx() as ctx:
+        shown = {s.category.key: s.count for s in holdings.overview(ctx, who)}
+    assert shown["log_records"] == 4
 
 
 @contextmanager

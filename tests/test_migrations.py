@@ -127,6 +127,27 @@ def test_0005_gives_stored_log_records_their_line_ids_and_holds_each_line_to_one
     assert ids()[-1] == (log_record_id(7, 4) + 1, 5)
 
 
+def test_0013_tallies_the_log_records_each_subject_already_has(empty_engine: Engine) -> None:
+    from portal.models.sitedata import log_record_id
+    from portal.subjects import tally
+
+    migrations.upgrade(empty_engine, "0012")
+    with empty_engine.begin() as conn:
+        conn.execute(text("INSERT INTO subject (id, kind, created_at) VALUES (1, 'browser', '2026-11-01'), "
+                          "(2, 'browser', '2026-11-01'), (3, 'account', '2026-11-01')"))  # fmt: skip
+        for line, subject in enumerate((1, 1, 1, 2, None, None), 1):
+            conn.execute(
+                text("INSERT INTO log_record (id, source_id, line_no, subject_id, at, ip, status, site) "
+                     "VALUES (:id, 7, :line, :subject, '2026-11-01 10:00:00', '198.51.100.7', 200, '')"),
+                {"id": log_record_id(7, line), "line": line, "subject": subject},
+            )  # fmt: skip
+    migrations.upgrade(empty_engine, "0013")
+    with empty_engine.connect() as conn:
+        counts = dict(conn.execute(text("SELECT id, log_records FROM subject")).all())
+        assert counts == {1: 3, 2: 1, 3: 0}
+        assert tally.mismatches(conn) == []
+
+
 def test_log_record_ids_name_no_line_outside_their_bits() -> None:
     from portal.models.sitedata import MAX_LINE_NO, MAX_SOURCE_ID, log_record_id
 

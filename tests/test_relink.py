@@ -15,9 +15,9 @@ from sqlalchemy import insert, text
 
 from portal.ingest import relink
 from portal.ingest.pipeline import Ingest
-from portal.models import LogRecord, SubjectLink
+from portal.models import SubjectLink
 from portal.models.sitedata import log_record_id
-from portal.subjects import catalog, identity
+from portal.subjects import catalog, identity, tally
 from tests import logfactory as lf
 from tests import sitedata_factory as f
 from tests.conftest import Portal, Store
@@ -39,7 +39,7 @@ def _records(store: Store, subject: int | None, cookies: dict[str, str], count: 
              "site": "", "cookies": json.dumps(cookies, separators=(",", ":"))}
         )  # fmt: skip
     with store.engine.begin() as conn:
-        conn.execute(insert(LogRecord.__table__), rows)  # type: ignore[attr-defined]
+        f.insert_records(conn, rows)
 
 
 def _legacy_cookie(store: Store, subject: int, name: str, value: str) -> None:
@@ -129,6 +129,16 @@ def test_relinking_splits_what_a_shared_value_joined_and_keeps_what_identifiers_
     assert prefs == {(faulty.person, "cheap flights"), (b1, "late films"), (b2, "late films")}
     audit = store.scalar("SELECT count(*) FROM audit_entry WHERE action = 'subject.link'")
     assert audit == 0
+
+
+def test_records_that_carry_no_cookie_are_tied_to_nobody_and_leave_their_subjects_count(portal: Portal) -> None:
+    store = portal.store
+    faulty = faulty_store(portal)
+    f.log_records(store, faulty.person, 2, source_id=f.source(store, "/var/log/site/b.log"), path="/bare/{i}")
+    _run(store)
+    assert _by_path(store)["/bare"] is None
+    with store.engine.connect() as conn:
+        assert tally.mismatches(conn) == []  # the person's tally lost them with everything else relink moved
 
 
 def test_relinking_twice_changes_nothing(portal: Portal) -> None:

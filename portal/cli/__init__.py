@@ -53,14 +53,16 @@ def db_upgrade() -> None:
 
 @db.command(
     "check",
-    help="Fail unless the store is migrated, the models match the migrations and no log record "
-    "names a missing subject or ingest source (log_record has no foreign keys); warn when the var "
-    "directory, the store, the secret or the audit key can be read by others.",
+    help="Fail unless the store is migrated, the models match the migrations, no log record "
+    "names a missing subject or ingest source (log_record has no foreign keys) and each subject's "
+    "tally of log records is right; warn when the var directory, the store, the secret or the "
+    "audit key can be read by others.",
 )
 @friendly_errors
 def db_check() -> None:
     from portal.core import migrations
     from portal.ingest import integrity
+    from portal.subjects import tally
 
     settings, engine, _ = open_store()
     for warning in loose_modes(private_paths(settings)):
@@ -79,11 +81,36 @@ def db_check() -> None:
             raise ConfigError(f"models and migrations differ in {len(diff)} places")
         with engine.connect() as conn:
             orphans = integrity.orphans(conn)
-        if orphans.total:
-            raise ConfigError(f"orphaned log records: {orphans.describe()}")
+            if orphans.total:
+                raise ConfigError(f"orphaned log records: {orphans.describe()}")
+            wrong = tally.mismatches(conn)
+        if wrong:
+            shown = ", ".join(f"subject {s}: {kept} counted, {n} held" for s, kept, n in wrong[:5])
+            raise ConfigError(
+                f"{len(wrong)} subjects' tallies of log records are wrong ({shown}); "
+                "`portal db recount` sets them from the records"
+            )
     finally:
         engine.dispose()
-    click.echo(f"OK: store at {heads[0]}, models match migrations, no orphaned log records")
+    click.echo(f"OK: store at {heads[0]}, models match migrations, no orphaned log records, tallies right")
+
+
+@db.command(
+    "recount",
+    help="Set each subject's tally of log records (what \"My data\" shows) from the records "
+    "themselves, e.g. after log_record was edited by hand.",
+)
+@friendly_errors
+def db_recount() -> None:
+    from portal.subjects import tally
+
+    _, engine, _ = open_store()
+    try:
+        with engine.begin() as conn:
+            wrong = tally.recount(conn)
+    finally:
+        engine.dispose()
+    click.echo(f"{wrong} subjects' tallies of log records set from their records")
 
 
 @main.group(help="Manage staff accounts.")

@@ -23,11 +23,12 @@ share a record with another one, not with the records. Running it again changes 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, select, update
 from sqlmodel import col
 
 from portal.core.context import Ctx
@@ -36,7 +37,7 @@ from portal.ingest.relink_graph import Graph, Key, KeyIds, RecordCookies
 from portal.ingest.relink_terms import rederive
 from portal.ingest.writer import IN_CHUNK, insert_returning_ids
 from portal.models import CatalogCookie, Identifier, LogRecord, Subject, SubjectLink
-from portal.subjects import catalog, identity
+from portal.subjects import catalog, identity, tally
 from portal.subjects.cookies import CookieCatalog
 
 BATCH = 20_000
@@ -293,12 +294,14 @@ def _relink_records(
         parsed = [(rid, old, cookies(text)) for rid, old, text in rows]
         keys.load(k for _r, _o, (ks, _red) in parsed for k in ks)
         _owners(ctx, {keys.ids[k] for _r, _o, (ks, _red) in parsed for k in ks if k in keys.ids}, owner)
-        changes = []
+        changes, counts = [], Counter[int | None]()
         for rid, old, (ks, redacted) in parsed:
             subjects = [(k[0], owner[keys.ids[k]]) for k in ks if k in keys.ids]
             new = _subject_of(subjects, id_cookie) if subjects else old if redacted else None
             if new != old:
                 changes.append((new, rid))
+                counts[old] -= 1
+                counts[new] += 1
                 result.records_unlinked += new is None
                 for affected in (old, new):
                     if affected is not None:
@@ -307,26 +310,19 @@ def _relink_records(
                     origins[new].add(old)
         if changes:
             executemany(s, "UPDATE log_record SET subject_id = ? WHERE id = ?", changes)
+            tally.add(s, counts)
             result.records_relinked += len(changes)
         owner.clear()
         done += len(rows)
         notify(done)
     # Records with no cookies at all can be tied to nobody.
-    stray = (
-        s.execute(
-            select(_log.c.subject_id)
-            .where(_log.c.cookies.is_(None), _log.c.subject_id.is_not(None))
-            .distinct()
-        )
-        .scalars()
-        .all()
+    cookieless = and_(_log.c.cookies.is_(None), _log.c.subject_id.is_not(None))
+    stray: dict[int, int] = dict(
+        s.execute(select(_log.c.subject_id, func.count()).where(cookieless).group_by(_log.c.subject_id)).all()
     )
     if stray:
-        gone = s.execute(
-            update(_log)
-            .where(_log.c.cookies.is_(None), _log.c.subject_id.is_not(None))
-            .values(subject_id=None)
-        )
+        gone = s.execute(update(_log).where(cookieless).values(subject_id=None))
+        tally.add(s, {subject: -n for subject, n in stray.items()})
         count = int(gone.rowcount or 0)  # type: ignore[attr-defined]
         result.records_relinked += count
         result.records_unlinked += count

@@ -6,6 +6,7 @@ batches, never an ORM object per row. Identifier lookups are cached across batch
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +31,7 @@ from portal.models import (
     UnclassifiedCookie,
 )
 from portal.models.sitedata import column_chars
-from portal.subjects import identity, suppression
+from portal.subjects import identity, suppression, tally
 
 LOG_TABLE: Table = LogRecord.__table__  # type: ignore[attr-defined]
 LOG_COLUMNS = (
@@ -93,11 +94,14 @@ def write_batch(
     result = BatchResult()
     subjects = _link(ctx, batch, cache, result)
     rows = batch.rows
+    linked: Counter[int | None] = Counter()
     for group, subject in zip(batch.cookie_groups.values(), subjects, strict=True):
         for index in group.indices:
             row = rows[index]
             rows[index] = (row[0], row[1], subject, *row[3:])
+        linked[subject] += len(group.indices)
     _insert_records(ctx.session, rows)
+    tally.add(ctx.session, linked)
     result.stored = len(rows)
     result.preferences = _record_preferences(ctx, batch, subjects)
     _count_unclassified(ctx, batch.unclassified)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, Text, false
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, Text, false
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import metadata  # noqa: F401  (naming convention first)
@@ -24,6 +24,11 @@ class Subject(SQLModel, table=True):
     merged_into_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("subject.id", ondelete="SET NULL"), nullable=True),
+    )
+    # How many log records name this subject: kept by every writer of log_record.subject_id
+    # (portal/subjects/tally.py), so "My data" need not count a heavy visitor's records per view.
+    log_records: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
     )
 
 

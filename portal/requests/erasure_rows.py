@@ -39,7 +39,7 @@ from sqlalchemy.types import NullType
 
 from portal.core.context import Ctx
 from portal.models import metadata
-from portal.subjects import deletion, identity, registry, suppression
+from portal.subjects import deletion, identity, registry, suppression, tally
 
 FIRST = ("sessions", "link_tokens", registry.IDENTIFIERS_KEY)
 FINAL = ("request_notes", "request_timeline", "requests", "subject_links", "account", "subject")
@@ -150,7 +150,10 @@ def take(ctx: Ctx, category: registry.Category, found: registry.Scope, limit: in
     else:
         stmt = delete(table).where(which)
     done = ctx.session.execute(stmt, values, execution_options={"synchronize_session": False})
-    return int(done.rowcount or 0)  # type: ignore[attr-defined]
+    n = int(done.rowcount or 0)  # type: ignore[attr-defined]
+    if category.key == registry.LOG_KEY:  # found by subject_id = the subject alone
+        tally.add(ctx.session, {found.subject_id: -n})
+    return n
 
 
 @functools.cache

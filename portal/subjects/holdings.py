@@ -101,15 +101,21 @@ def _figures() -> Select[Any]:
     """How many, first and last seen, and the oldest sighting, of each counted category.
 
     Each figure is its own subquery: a lone min() or max() reads one end of the subject's
-    (subject_id, time) index, so only the counts walk a subject's rows. Built once: composing a
-    statement costs more than SQLite takes to answer it.
+    (subject_id, time) index. Log records, the one category that grows without bound, are not
+    counted but read from their tally (portal/subjects/tally.py); the other counts walk a few rows.
+    Built once: composing a statement costs more than SQLite takes to answer it.
     """
+    subject = metadata.tables["subject"]
     figures = []
     for _, name, first, last, _ in _COUNTED:
         table = metadata.tables[name]
         mine = table.c.subject_id == bindparam("subject_id")
+        if name == "log_record":
+            count = select(subject.c.log_records).where(subject.c.id == bindparam("subject_id"))
+        else:
+            count = select(func.count()).select_from(table).where(mine)
         figures += [
-            select(func.count()).select_from(table).where(mine).scalar_subquery(),
+            count.scalar_subquery(),
             select(func.min(table.c[first])).where(mine).scalar_subquery(),
             select(func.max(table.c[last])).where(mine).scalar_subquery(),
             select(func.min(table.c[last])).where(mine).scalar_subquery(),

@@ -35,6 +35,7 @@ from portal.models import (
     Subject,
     SubjectLink,
 )
+from portal.subjects import tally
 
 # Which subject survives a merge: the one a person can log in to, then a site account, then a browser.
 RANK = {"account": 3, "site": 2, "browser": 1}
@@ -94,7 +95,10 @@ def merge(ctx: Ctx, a: int, b: int, reason: str, *, verified_email: bool = False
     winner, loser = sorted((a, b), key=lambda s: (-RANK.get(kinds.get(s, ""), 0), s))
     s = ctx.session
     for model in (Identifier, LogRecord, SiteAccount, PromoEmail, ConsentEvent):
-        s.execute(update(model).where(col(model.subject_id) == loser).values(subject_id=winner))
+        done = s.execute(update(model).where(col(model.subject_id) == loser).values(subject_id=winner))
+        if model is LogRecord:
+            records = int(done.rowcount or 0)  # type: ignore[attr-defined]
+            tally.add(s, {winner: records, loser: -records})
     personalised = _merge_consent(ctx, winner, loser)
     _merge_preferences(ctx, winner, loser, keep=personalised)
     s.execute(update(Subject).where(col(Subject.id) == loser).values(merged_into_id=winner))

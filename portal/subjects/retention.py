@@ -24,6 +24,7 @@ from sqlmodel import col
 from portal import audit
 from portal.core.context import Ctx
 from portal.models import AuditEntry, Identifier, LogRecord, QuarantinedLine, SearchPreference
+from portal.subjects import tally
 
 ACTION = "retention.run"
 BATCH = 2000
@@ -84,12 +85,19 @@ def _masked_form(ip: ColumnElement[str]) -> ColumnElement[bool]:
 
 
 def _delete_batched(ctx: Ctx, table: Any, where: ColumnElement[bool], key: Any, limit: int) -> int:
-    """DELETE … WHERE id IN (SELECT id … LIMIT n), repeated: portable, and each statement stays small."""
+    """DELETE … WHERE id IN (SELECT id … LIMIT n), repeated: portable, and each statement stays small.
+
+    Log records come back with their subjects (RETURNING), whose tallies lose them."""
     done = 0
     while done < limit:
         ids = select(key).where(where).limit(min(BATCH, limit - done)).scalar_subquery()
-        result: Any = ctx.session.execute(delete(table).where(key.in_(ids)))
-        n = result.rowcount or 0
+        stmt = delete(table).where(key.in_(ids))
+        if table is _log:
+            subjects = ctx.session.execute(stmt.returning(_log.c.subject_id)).scalars().all()
+            tally.add(ctx.session, tally.lost(subjects))
+            n = len(subjects)
+        else:
+            n = ctx.session.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
         done += n
         if n == 0:
             break

@@ -21,7 +21,7 @@ from sqlmodel import col
 from portal import audit
 from portal.core.context import Ctx
 from portal.models import Identifier, LogRecord, SearchPreference, Subject
-from portal.subjects import catalog, consent, identity
+from portal.subjects import catalog, consent, identity, tally
 from portal.subjects.holdings import identifying_cookies
 
 State = Literal["none", "login", "browser"]
@@ -91,4 +91,5 @@ def delete_records(ctx: Ctx, subject_id: int) -> int:
     ):
         result = s.execute(delete(model).where(col(model.subject_id) == subject_id))
         counts[label] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    tally.add(s, {subject_id: -counts["log_records"]})
     return audit.record(ctx, "browser.delete", subject_id=subject_id, details=counts).seq
