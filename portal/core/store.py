@@ -257,12 +257,18 @@ def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def executemany(session: Session, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """One statement for many rows through the driver itself, in the session's transaction (for hot
-    paths: SQLAlchemy's per-parameter processing cost more than the statement). `sql` uses `?`
-    placeholders; values must already be what the driver stores (times as text on SQLite)."""
-    dbapi: Any = session.connection().connection.driver_connection
-    if session.get_bind().dialect.name == "postgresql":
+def executemany(conn: Session | Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement for many rows through the driver itself, in the transaction of `conn` (a
+    Session or a Connection; for hot paths: SQLAlchemy's per-parameter processing cost more than
+    the statement). `sql` uses `?` placeholders; values must already be what the driver stores
+    (times as text on SQLite, as `portal.ingest.batches.sqlite_time` writes them). Only for
+    writes: a read-first unit of work refuses them here, as its listener would have (the driver
+    is not listened to)."""
+    connection = conn.connection() if isinstance(conn, Session) else conn
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        raise WriteNeeded(sql.lstrip().split(None, 1)[0].upper())
+    dbapi: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
         with dbapi.cursor() as cur:
             cur.executemany(sql.replace("?", "%s"), rows)
     else:

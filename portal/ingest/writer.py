@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select
@@ -48,6 +48,11 @@ LOG_TYPES = (
     "int8", "text", "varchar", "text", "varchar", "text", "int8",
 )  # fmt: skip
 COOKIES_AT = LOG_COLUMNS.index("cookies")
+SQLITE_PREFERENCE_UPSERT = (
+    "INSERT INTO search_preference (subject_id, term, source, engine, first_seen, last_seen, times) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject_id, term, source, engine) "
+    "DO UPDATE SET last_seen = excluded.last_seen, times = search_preference.times + excluded.times"
+)
 UPDATE_SEEN = "UPDATE identifier SET last_seen = ?, last_user_agent = ? WHERE id = ? AND last_seen < ?"
 IN_CHUNK = 500
 Found = dict[tuple[int, str, str, str], list[Any]]  # (subject, term, source, engine) → [first, last, times]
@@ -402,6 +407,17 @@ def store_preferences(ctx: Ctx, found: Found) -> int:
     if not found:
         return 0
     allowed = consented(ctx, {k[0] for k in found})
+    if not _postgres(ctx.session):
+        # Through the driver: a batch records thousands of terms, and SQLAlchemy's per-row
+        # parameter handling cost twice the upsert (PostgreSQL sends them as one multi-row INSERT).
+        values = [
+            (s, t, src, eng, _stored_time(v[0]), _stored_time(v[1]), v[2])
+            for (s, t, src, eng), v in found.items()
+            if s in allowed
+        ]
+        if values:
+            executemany(ctx.session, SQLITE_PREFERENCE_UPSERT, values)
+        return len(values)
     rows = [
         {
             "subject_id": s,
@@ -424,6 +440,11 @@ def store_preferences(ctx: Ctx, found: Found) -> int:
             lambda ex, t: {"last_seen": ex.last_seen, "times": t.c.times + ex.times},
         )
     return len(rows)
+
+
+def _stored_time(at: datetime) -> str:
+    """A time as SQLAlchemy stores it in SQLite; a naive one (read back from SQLite) is UTC already."""
+    return sqlite_time(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
 
 
 def _count_unclassified(ctx: Ctx, counts: dict[str, list[Any]]) -> None:

@@ -21,28 +21,28 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy.orm import Session
 
+from portal.core.store import executemany
 from portal.models import metadata
 
 _SUBJECT = metadata.tables["subject"]
 _LOG = metadata.tables["log_record"]
-_ADD = (
-    update(_SUBJECT)
-    .where(_SUBJECT.c.id == bindparam("sid"))
-    .values(log_records=_SUBJECT.c.log_records + bindparam("n"))
-)
+# Through the driver: a batch of ingest names thousands of subjects, and SQLAlchemy's per-row
+# parameter handling cost more than the updates themselves.
+_ADD = "UPDATE subject SET log_records = log_records + ? WHERE id = ?"
 
 
-def add(conn: Any, counts: Mapping[int | None, int]) -> None:
+def add(conn: Session | Connection, counts: Mapping[int | None, int]) -> None:
     """Add `counts` ({subject: records gained, or lost when negative}) to the tally; None (records
     of nobody) and zeros are skipped. `conn`: a Session or a Connection, in the writer's transaction.
 
     In subject order: two transactions that add to the same subjects then lock their rows in the
     same order on PostgreSQL, and cannot deadlock over them."""
-    rows = [{"sid": s, "n": n} for s, n in sorted((s, n) for s, n in counts.items() if s is not None and n)]
+    rows = sorted((s, n) for s, n in counts.items() if s is not None and n)
     if rows:
-        conn.execute(_ADD, rows, execution_options={"synchronize_session": False})
+        executemany(conn, _ADD, [(n, s) for s, n in rows])
 
 
 def lost(subjects: Iterable[int | None]) -> dict[int | None, int]:
@@ -59,7 +59,7 @@ def _actual() -> Any:
     )
 
 
-def mismatches(conn: Any) -> list[tuple[int, int, int]]:
+def mismatches(conn: Connection | Session) -> list[tuple[int, int, int]]:
     """(subject, tally, records) of every subject whose tally is not its real count: one pass over
     log_record's subject index."""
     actual = _actual()
@@ -73,9 +73,9 @@ def mismatches(conn: Any) -> list[tuple[int, int, int]]:
     return [(int(s), int(kept), int(n)) for s, kept, n in conn.execute(stmt)]
 
 
-def recount(conn: Any) -> int:
-    """Set every subject's tally to its real count (`portal db check --repair`, and tests that write
-    log records with bare SQL); how many were wrong."""
+def recount(conn: Connection) -> int:
+    """Set every subject's tally to its real count (`portal db recount`, after a hand edit of
+    log_record); how many were wrong."""
     if conn.dialect.name == "postgresql":  # no writer may add to a tally between count and set
         conn.execute(text("LOCK TABLE log_record IN SHARE MODE"))
     wrong = mismatches(conn)
