@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
-from portal.core.store import read_snapshot, run_transaction
+from portal.core.store import executemany, read_snapshot, run_transaction
 from portal.models import metadata
 from tests import sitedata_factory as f
 from tests.conftest import Client, Portal, Store
@@ -172,6 +172,27 @@ def test_a_write_hidden_behind_with_is_refused_in_the_read_only_attempt_and_done
     assert run_transaction(store.factory, writes, read_first=True) == "done"
     assert runs == ["writes", "writes"]
     assert store.scalar("SELECT count(*) FROM subject") == 1
+
+
+def test_a_write_through_the_driver_is_refused_in_the_read_only_attempt_and_done_by_the_writer(
+    store: Store,
+) -> None:
+    """Hot paths write through the driver (store.executemany), where no statement listener looks:
+    the helper itself refuses to write in the read-only attempt (on PostgreSQL that attempt runs
+    in autocommit, so a write let through would stay even if the work then failed)."""
+    subject = f.subject(store)
+    runs: list[str] = []
+
+    def writes(session):  # type: ignore[no-untyped-def]
+        runs.append("writes")
+        executemany(session, "UPDATE subject SET log_records = log_records + ? WHERE id = ?", [(2, subject)])
+        return "done"
+
+    assert run_transaction(store.factory, writes, read_first=True) == "done"
+    assert runs == ["writes", "writes"]
+    assert store.scalar("SELECT log_records FROM subject WHERE id = :s", s=subject) == 2
+    with store.engine.begin() as conn:  # as it was: every store test ends with the tallies right
+        conn.execute(text("UPDATE subject SET log_records = 0"))
 
 
 def test_a_streamed_read_works_in_read_first_work(store: Store) -> None:
