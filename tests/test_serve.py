@@ -67,6 +67,30 @@ def serving(store: Store, workers: int, *, started: bool = True) -> Iterator[Ser
             proc.wait()
 
 
+def test_requests_are_not_logged_so_no_mailed_token_or_address_lands_in_the_log(sqlite_store: Store) -> None:
+    """uvicorn's access log would write every address and path, with the tokens mailed links carry."""
+    token = "Mailed-Token-0123456789abcdef"
+    cmd = [sys.executable, "-m", "portal", "serve", "--port", "0"]
+    proc = subprocess.Popen(cmd, env=environment(sqlite_store), stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        port = 0
+        while b"Application startup complete" not in (line := proc.stderr.readline()):
+            assert line, "portal serve stopped"
+            port = int(match.group(1)) if (match := RUNNING.search(line)) else port
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for path in (f"/password/reset/{token}", f"/verify/{token}", "/healthz"):
+            conn.request("GET", path)
+            conn.getresponse().read()
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    logged = out + err
+    assert b"Application shutdown complete" in err  # the log was read to its end
+    assert token.encode() not in logged and b'"GET /' not in logged  # no line per request either
+
+
 def test_the_listening_socket_is_tcp_so_connections_get_nodelay(sqlite_store: Store) -> None:
     sock = listening_socket(uvicorn_config(sqlite_store.settings, "127.0.0.1", 0, 2))
     try:

@@ -44,6 +44,13 @@ def uvicorn_config(settings: Settings, host: str, port: int, workers: int) -> uv
         server_header=False,
         loop=event_loop(settings),
         log_level="info",
+        # No access log: uvicorn's writes every request's address and full path, and mailed links
+        # carry their tokens in the path (/password/reset/{token}, /verify/{token}, …), so the log
+        # would keep credentials and the visitors' addresses for as long as an operator keeps it.
+        # The portal's own audit log says what changed; a reverse proxy can log requests if needed.
+        # Writing it also cost a third of /healthz's throughput (10,500 against 16,700 requests/s on
+        # one worker) and tripled its p99 on PostgreSQL.
+        access_log=False,
     )
 
 
