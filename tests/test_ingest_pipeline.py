@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from portal.accounts import accounts, mailrequests, passwords
 from portal.core.priority import BACKGROUND_NICENESS
 from portal.ingest.pipeline import Ingest, IngestError
+from portal.models import SearchPreference, UnclassifiedCookie
 from portal.subjects import catalog, consent, identity
 from tests import logfactory as lf
 from tests.conftest import STRONG_PASSWORD, Store
@@ -337,6 +338,25 @@ def test_strangers_with_the_same_search_preference_stay_strangers(store: Store, 
     assert store.scalar("SELECT count(*) FROM log_record WHERE cookies LIKE '%cheap+flights%'") == 4
     assert sorted(rows(store, "SELECT subject_id, term FROM search_preference")) == sorted([(ann, "cheap flights"), (bob, "cheap flights")])
     assert store.scalar("SELECT count(*) FROM subject_link") == 0
+
+
+def test_an_older_log_read_after_a_newer_one_widens_a_terms_first_and_last_sighting(
+    store: Store, tmp_path: Path
+) -> None:
+    """Rotated logs are often imported newest first (access.log, then access.log.1): a search term's
+    sightings must span both, whatever the order, as an identifier's do."""
+    cookies = f"{ID}=ann; {PREF}=cheap+flights; _ga=x"  # _ga: not in the catalog, only counted
+    new = [lf.line(path="/n", cookies=cookies, at=lf.T0 + lf.minutes(m)) for m in (60, 90)]
+    old = [lf.line(path="/o", cookies=cookies, at=lf.T0 + lf.minutes(m)) for m in (0, 30)]
+    ingest(store, lf.write(tmp_path / "access.log", new))
+    ingest(store, lf.write(tmp_path / "access.log.1", old))
+    span = [lf.T0, lf.T0 + lf.minutes(90)]
+    with store.ctx() as ctx:
+        (term,) = ctx.session.scalars(select(SearchPreference)).all()
+        (cookie,) = ctx.session.scalars(select(UnclassifiedCookie)).all()
+    for row, times in ((term, term.times), (cookie, cookie.seen)):
+        seen = [at if at.tzinfo else at.replace(tzinfo=UTC) for at in (row.first_seen, row.last_seen)]
+        assert (seen, times) == (span, 4), row
 
 
 def test_site_events_link_logins_and_verified_emails(store: Store, tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def _cookie_set(ctx: Ctx, event: CookieSetEvent, catalog: CookieCatalog) -> None
             UnclassifiedCookie.__table__,  # type: ignore[attr-defined]
             [{"name": event.name[:128], "seen": 1, "first_seen": event.set_at, "last_seen": event.set_at}],
             ("name",),
-            lambda ex, t: {"seen": t.c.seen + ex.seen, "last_seen": ex.last_seen},
+            lambda ex, t, span: {**span(ex, t), "seen": t.c.seen + ex.seen},
         )
         return
     if event.name not in catalog.secret_names:

@@ -51,7 +51,9 @@ COOKIES_AT = LOG_COLUMNS.index("cookies")
 SQLITE_PREFERENCE_UPSERT = (
     "INSERT INTO search_preference (subject_id, term, source, engine, first_seen, last_seen, times) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject_id, term, source, engine) "
-    "DO UPDATE SET last_seen = excluded.last_seen, times = search_preference.times + excluded.times"
+    "DO UPDATE SET first_seen = min(search_preference.first_seen, excluded.first_seen), "
+    "last_seen = max(search_preference.last_seen, excluded.last_seen), "
+    "times = search_preference.times + excluded.times"
 )
 UPDATE_SEEN = "UPDATE identifier SET last_seen = ?, last_user_agent = ? WHERE id = ? AND last_seen < ?"
 IN_CHUNK = 500
@@ -437,7 +439,7 @@ def store_preferences(ctx: Ctx, found: Found) -> int:
             SearchPreference.__table__,  # type: ignore[attr-defined]
             rows,
             ("subject_id", "term", "source", "engine"),
-            lambda ex, t: {"last_seen": ex.last_seen, "times": t.c.times + ex.times},
+            lambda ex, t, span: {**span(ex, t), "times": t.c.times + ex.times},
         )
     return len(rows)
 
@@ -457,14 +459,28 @@ def _count_unclassified(ctx: Ctx, counts: dict[str, list[Any]]) -> None:
                 for n, (c, f, last) in counts.items()
             ],
             ("name",),
-            lambda ex, t: {"seen": t.c.seen + ex.seen, "last_seen": ex.last_seen},
+            lambda ex, t, span: {**span(ex, t), "seen": t.c.seen + ex.seen},
         )
 
 
 def upsert(
     session: Session, table: Table, rows: list[dict[str, Any]], keys: Sequence[str], values: Any
 ) -> None:
-    """INSERT … ON CONFLICT DO UPDATE on both stores (the two dialects share this API)."""
-    stmt = (postgresql.insert if _postgres(session) else sqlite.insert)(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values(stmt.excluded, table))
+    """INSERT … ON CONFLICT DO UPDATE on both stores (the two dialects share this API).
+
+    `values(excluded, table, span)` gives the SET clause; `span(excluded, table)` is its
+    first_seen/last_seen: the earlier and the later of the stored and the new sighting, since logs
+    are not read in time order (rotated files are often imported newest first)."""
+    postgres = _postgres(session)
+    # SQLite's min() and max() of two arguments are scalar; its times are text that sorts as time.
+    earliest, latest = (func.least, func.greatest) if postgres else (func.min, func.max)
+
+    def span(ex: Any, t: Table) -> dict[str, Any]:
+        return {
+            "first_seen": earliest(t.c.first_seen, ex.first_seen),
+            "last_seen": latest(t.c.last_seen, ex.last_seen),
+        }
+
+    stmt = (postgresql.insert if postgres else sqlite.insert)(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values(stmt.excluded, table, span))
     session.execute(stmt, rows)
