@@ -52,6 +52,7 @@ from serveload import (  # noqa: E402
     log_in,
     machine_share,
     machine_ticks,
+    wait_until_quiet,
 )
 
 from portal.demo.seed import DEMO_LOGINS, DEMO_PASSWORD  # noqa: E402
@@ -125,7 +126,9 @@ def pages(
 
 
 def _turn(server: Server, path: str, cookie: str, seconds: float, args: argparse.Namespace, local_db: bool) -> Turn:
-    """One page driven on one server, and what the server, PostgreSQL and the machine spent meanwhile."""
+    """One page driven on one server, and what the server, PostgreSQL and the machine spent meanwhile;
+    it starts once the previous turn's requests are done (`wait_until_quiet`)."""
+    wait_until_quiet()
     cpu, db, machine = server.cpu_seconds(), database_cpu_seconds() if local_db else None, machine_ticks()
     load = drive(server.port, path, cookie, seconds, args.clients, args.load)
     db_after = database_cpu_seconds() if local_db else None

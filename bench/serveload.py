@@ -102,6 +102,26 @@ def machine_share(spent: list[int]) -> tuple[str, float]:
     return f"{100 * busy / total:.0f}% busy, {100 * (spent[3] + spent[4]) / total:.0f}% idle, {100 * stolen:.0f}% stolen", stolen
 
 
+def wait_until_quiet(max_seconds: float = 2.0, quiet: float = 0.15) -> float:
+    """Wait until the machine is quiet (under `quiet` of its CPU busy over 50 ms), at most
+    `max_seconds`; how long that took.
+
+    When a turn's load tool stops, the server still has up to one request a client in flight: for
+    the dearest page, 50 requests of 4-5 ms of CPU, a quarter of a second of two busy cores. A turn
+    that starts meanwhile counts that work against its own page: `/healthz` on one PostgreSQL worker
+    read p99/p50 2.6-10.3 right after `/staff` turns on the other server, 1.2-1.8 after `/healthz`
+    turns or none (2026-12-07, 16:28 UTC)."""
+    start = time.monotonic()
+    while time.monotonic() - start < max_seconds:
+        before = machine_ticks()
+        time.sleep(0.05)
+        spent = [b - a for a, b in zip(before, machine_ticks(), strict=True)]
+        busy = sum(spent[:3]) + spent[5] + spent[6]
+        if busy <= quiet * (sum(spent) or 1):
+            break
+    return time.monotonic() - start
+
+
 def database_cpu_seconds() -> float | None:
     """User + system time of the local PostgreSQL server so far (its running processes, and what the
     postmaster reaped of its children): the store's share of a page on a machine both run on. None
