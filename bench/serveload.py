@@ -93,11 +93,16 @@ def machine_ticks() -> list[int]:
         return [int(n) for n in stat.readline().split()[1:9]]
 
 
+def _busy(spent: list[int]) -> int:
+    """Ticks of `machine_ticks()` differences the CPUs worked: user, nice, system, irq, softirq."""
+    return sum(spent[:3]) + spent[5] + spent[6]
+
+
 def machine_share(spent: list[int]) -> tuple[str, float]:
     """Where the machine's time went (`machine_ticks()` differences): busy, idle, stolen; and the
     share stolen."""
     total = sum(spent) or 1
-    busy = sum(spent[:3]) + spent[5] + spent[6]
+    busy = _busy(spent)
     stolen = spent[7] / total
     return f"{100 * busy / total:.0f}% busy, {100 * (spent[3] + spent[4]) / total:.0f}% idle, {100 * stolen:.0f}% stolen", stolen
 
@@ -116,8 +121,7 @@ def wait_until_quiet(max_seconds: float = 2.0, quiet: float = 0.15) -> float:
         before = machine_ticks()
         time.sleep(0.05)
         spent = [b - a for a, b in zip(before, machine_ticks(), strict=True)]
-        busy = sum(spent[:3]) + spent[5] + spent[6]
-        if busy <= quiet * (sum(spent) or 1):
+        if _busy(spent) <= quiet * (sum(spent) or 1):
             break
     return time.monotonic() - start
 

@@ -43,8 +43,7 @@ def log_record(store: Store, source_id: int, line_no: int, at: datetime, ip: str
     with store.engine.begin() as conn:
         f.insert_records(conn, [dict(
             id=log_record_id(source_id, line_no), source_id=source_id, line_no=line_no,
-            subject_id=subject_id, at=at, ip=ip, method="GET", path="/", protocol="HTTP/1.1", status=200,
-            bytes=None, referrer=None, referrer_domain=None, user_agent=None, site="", cookies=None,
+            subject_id=subject_id, at=at, ip=ip, method="GET", path="/", protocol="HTTP/1.1", status=200, site="",
         )])  # fmt: skip
     return log_record_id(source_id, line_no)
 

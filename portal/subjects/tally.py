@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from portal.core.store import executemany
@@ -32,6 +32,7 @@ _LOG = metadata.tables["log_record"]
 # Through the driver: a batch of ingest names thousands of subjects, and SQLAlchemy's per-row
 # parameter handling cost more than the updates themselves.
 _ADD = "UPDATE subject SET log_records = log_records + ? WHERE id = ?"
+_SET = "UPDATE subject SET log_records = ? WHERE id = ?"
 
 
 def add(conn: Session | Connection, counts: Mapping[int | None, int]) -> None:
@@ -80,8 +81,6 @@ def recount(conn: Connection) -> int:
         conn.execute(text("LOCK TABLE log_record IN SHARE MODE"))
     wrong = mismatches(conn)
     if wrong:
-        conn.execute(_SET, [{"sid": s, "n": n} for s, _, n in wrong])
+        executemany(conn, _SET, [(n, s) for s, _, n in wrong])
     return len(wrong)
 
-
-_SET = update(_SUBJECT).where(_SUBJECT.c.id == bindparam("sid")).values(log_records=bindparam("n"))
